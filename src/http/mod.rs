@@ -1,0 +1,56 @@
+//! HTTP: router assembly ([`app`]), the shared [`AppState`], one
+//! [`ApiError`] with stable machine-readable codes, and the service's own
+//! endpoints (`/healthz`, `/metrics`). Internals are logged, never sent.
+
+mod error;
+
+pub use error::ApiError;
+
+use crate::db::Storage;
+use crate::telemetry::{HttpLabels, Metrics};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<dyn Storage>,
+    pub metrics: Arc<Metrics>,
+    /// `sqlite` or `postgres`, for `/healthz`.
+    pub backend: &'static str,
+}
+
+/// The whole HTTP surface; tests drive it with `oneshot`, `serve` binds it.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    state.metrics.http_requests.get_or_create(&HttpLabels { route, status: response.status().as_u16() }).inc();
+    response
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let schema = state.storage.schema_version().await.map_err(|e| ApiError::unavailable("database", e))?;
+    Ok(Json(serde_json::json!({ "status": "ok", "database": state.backend, "schema_version": schema })))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(),
+    )
+}

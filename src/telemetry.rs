@@ -1,0 +1,62 @@
+//! Logs and metrics. Logs go through `tracing` (human-readable by default,
+//! JSON with `--log-json` or `log.format = "json"`); metrics are kept in one
+//! Prometheus registry and served as text at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+/// Installs the global `tracing` subscriber; a second call is a no-op.
+pub fn init_logging(json: bool, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+/// Every metric the process exports, registered once at start.
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("walkout");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests served, by route and status", http_requests.clone());
+        Self { registry, http_requests }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text_with_counts() {
+        let m = Metrics::default();
+        m.http_requests.get_or_create(&HttpLabels { route: "/healthz".into(), status: 200 }).inc();
+        let text = m.render();
+        assert!(text.contains("# TYPE walkout_http_requests counter"), "{text}");
+        assert!(text.contains("walkout_http_requests_total{route=\"/healthz\",status=\"200\"} 1"), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
