@@ -96,6 +96,8 @@ pub struct MqttConfig {
     pub host: String,
     pub port: u16,
     pub tls: bool,
+    /// PEM file of the CA certificates trusted for TLS.
+    pub ca_file: String,
     pub username: String,
     pub password: Secret,
 }
@@ -107,6 +109,7 @@ impl Default for MqttConfig {
             host: "127.0.0.1".into(),
             port: 1883,
             tls: false,
+            ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
             username: String::new(),
             password: Secret::default(),
         }
@@ -132,7 +135,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "human".into(), level: "info".into() }
+        Self { format: "human".into(), level: "info,rumqttd=warn".into() }
     }
 }
 

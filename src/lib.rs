@@ -31,6 +31,7 @@ pub mod demo;
 pub mod http;
 pub mod ids;
 pub mod money;
+pub mod mqtt;
 pub mod service;
 pub mod telemetry;
 pub mod vision;
