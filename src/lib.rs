@@ -15,13 +15,15 @@
 //! | [`config`] | the typed configuration: TOML file, then `WALKOUT_*` variables |
 //! | [`catalog`] | a store's products and planogram, loaded from `calibration/<store>/` |
 //! | [`db`] | the [`db::Storage`] trait and its SQLite / PostgreSQL implementation |
+//! | [`mqtt`] | the embedded broker, client options (TLS, credentials), a reconnecting subscriber |
+//! | [`shelf`] | plate readings over MQTT -> change detection -> product inference -> stock |
 //! | [`vision`] | (so far) loading the ONNX Runtime library the models run on |
 //! | [`telemetry`] | `tracing` logs and the Prometheus metrics registry |
 //! | [`http`] | the axum router ([`http::app`]), [`http::ApiError`], `/healthz`, `/metrics` |
 //! | [`service`] | the long-running `serve` process and its graceful shutdown |
 //! | [`demo`] | `walkout demo`: the embedded store, set up and reported |
 //!
-//! Still to come, per `docs/DESIGN.md`: `layout`, `shelf`, `fusion`, `visit`,
+//! Still to come, per `docs/DESIGN.md`: `layout`, `fusion`, `visit`,
 //! `checkout`, `payments`, `notify`, `review`, `app`, `sim`, `bench`.
 
 pub mod catalog;
@@ -33,6 +35,7 @@ pub mod ids;
 pub mod money;
 pub mod mqtt;
 pub mod service;
+pub mod shelf;
 pub mod telemetry;
 pub mod vision;
 

@@ -30,6 +30,44 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Shelf sensing tools.
+    #[command(subcommand)]
+    Shelf(ShelfCommand),
+    /// Publish recorded sensor data over MQTT as live hardware would.
+    #[command(subcommand)]
+    Replay(ReplayCommand),
+}
+
+#[derive(Subcommand)]
+enum ShelfCommand {
+    /// Detect pick and put-back events in recorded AiFi plate CSVs; one JSON object per line per event.
+    Detect {
+        /// Folder of gondola_G_shelf_S_plate_P.csv files (any subset of the store's plates).
+        #[arg(long)]
+        aifi_csv: PathBuf,
+        /// The AiFi catalogue (Name,Gondola,Shelf,Plate,Weight,Price,Image).
+        #[arg(long)]
+        products: PathBuf,
+        /// The AiFi store_meta folder (Plates.json).
+        #[arg(long)]
+        store_meta: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReplayCommand {
+    /// Publish AiFi plate CSVs to the configured broker (mqtt.* config).
+    Aifi {
+        /// Folder of gondola_G_shelf_S_plate_P.csv files.
+        #[arg(long)]
+        data: PathBuf,
+        /// 1 = real time, 10 = ten times faster, 0 = as fast as the broker acknowledges.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Store id used in the topics.
+        #[arg(long, default_value = "aifi-nanostore")]
+        store: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +81,22 @@ fn main() -> anyhow::Result<()> {
             Command::Demo => {
                 let report = walkout::demo::run(&config).await.context("demo failed")?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Shelf(ShelfCommand::Detect { aifi_csv, products, store_meta }) => {
+                let params = walkout::shelf::pipeline::PipelineParams::with_defaults();
+                let events = walkout::shelf::offline::detect_aifi(&aifi_csv, &products, &store_meta, params)?;
+                for event in events {
+                    println!("{}", serde_json::to_string(&event)?);
+                }
+                Ok(())
+            }
+            Command::Replay(ReplayCommand::Aifi { data, speed, store }) => {
+                let plates = walkout::shelf::aifi::read_plate_dir(&data)?;
+                let opts =
+                    walkout::mqtt::client_options(&config.mqtt, &format!("walkout-replay-{}", std::process::id()))?;
+                let report = walkout::shelf::replay::replay(opts, &store, &plates, speed).await?;
+                println!("{}", serde_json::to_string(&report)?);
                 Ok(())
             }
             Command::Migrate => {

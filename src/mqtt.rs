@@ -70,7 +70,8 @@ fn answers_mqtt_connect(addr: SocketAddr) -> bool {
         return false;
     }
     let probe = std::thread::spawn(move || {
-        let opts = MqttOptions::new(format!("walkout-probe-{}", std::process::id()), addr.ip().to_string(), addr.port());
+        let opts =
+            MqttOptions::new(format!("walkout-probe-{}", std::process::id()), addr.ip().to_string(), addr.port());
         let (client, mut connection) = rumqttc::Client::new(opts, 1);
         let ok = connection
             .recv_timeout(Duration::from_secs(2))

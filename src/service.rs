@@ -1,36 +1,112 @@
-//! `walkout serve`: opens storage, binds the HTTP API and runs until SIGINT
-//! or SIGTERM, then drains in-flight requests and closes the database.
+//! `walkout serve`: opens storage, installs the store's catalogue, starts the
+//! embedded MQTT broker (unless an external one is configured) and the live
+//! shelf pipeline, binds the HTTP API, and runs until SIGINT or SIGTERM;
+//! then it stops ingest, drains in-flight requests and closes the database.
 
+use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::db::Storage;
 use crate::http::{AppState, app};
+use crate::mqtt::{EmbeddedBroker, MqttError, client_options};
+use crate::shelf::pipeline::{PipelineParams, ShelfEvent, ShelfPipeline};
 use crate::telemetry::Metrics;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Storage(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    Mqtt(#[from] MqttError),
+    #[error("mqtt.host / mqtt.port: {0}")]
+    BrokerAddress(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("server failed: {0}")]
     Server(std::io::Error),
 }
 
+/// Starts the in-process broker on `mqtt.host:mqtt.port`, refusing a port
+/// that something else (another broker) already holds.
+fn start_embedded_broker(config: &Config) -> Result<EmbeddedBroker, ServeError> {
+    let addr: SocketAddr = format!("{}:{}", config.mqtt.host, config.mqtt.port)
+        .parse()
+        .map_err(|_| ServeError::BrokerAddress("the embedded broker needs an IP address as mqtt.host".into()))?;
+    std::net::TcpListener::bind(addr).map_err(|e| {
+        ServeError::BrokerAddress(format!(
+            "cannot listen on {addr} ({e}); another broker there? set mqtt.mode = \"external\" to use it, or another mqtt.port"
+        ))
+    })?;
+    Ok(EmbeddedBroker::start(addr)?)
+}
+
 /// Runs the service until a shutdown signal arrives.
 pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let storage = crate::open_storage(&config.database).await?;
+    let catalog = Catalog::load(&config.store.calibration_dir)?;
+    catalog.install(&storage, crate::now_ms()).await?;
+    let _broker = if config.mqtt.mode == "embedded" { Some(start_embedded_broker(config)?) } else { None };
     let backend = storage.backend();
     let storage = Arc::new(storage);
-    let state = AppState { storage: storage.clone(), metrics: Arc::new(Metrics::default()), backend };
+    let metrics = Arc::new(Metrics::default());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let store_id = catalog.store.id.to_string();
+    let pipeline =
+        ShelfPipeline::new(&store_id, catalog.shelf_catalog(), PipelineParams::with_defaults(), metrics.shelf.clone());
+    let (events_tx, events_rx) = mpsc::channel(256);
+    let opts = client_options(&config.mqtt, &format!("walkout-shelf-{}", std::process::id()))?;
+    let ingest = tokio::spawn(crate::shelf::live::run(opts, store_id.clone(), pipeline, events_tx, stop_rx));
+    let recorder = tokio::spawn(record_shelf_events(events_rx, storage.clone(), catalog.store.id.clone()));
+
+    let state = AppState { storage: storage.clone(), metrics, backend };
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.http.listen.clone(), source })?;
     let local = listener.local_addr().map_err(ServeError::Server)?;
-    tracing::info!(%local, backend, "walkout serving; /healthz and /metrics are up");
+    tracing::info!(%local, backend, store = %store_id, mqtt = %config.mqtt.mode, "walkout serving; /healthz and /metrics are up");
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Server)?;
+    let _ = stop_tx.send(true);
+    let _ = ingest.await;
+    let _ = recorder.await;
     storage.close().await;
     tracing::info!("walkout stopped");
     Ok(())
+}
+
+/// Logs each shelf event and keeps stock levels in storage.
+async fn record_shelf_events(
+    mut events: mpsc::Receiver<ShelfEvent>,
+    storage: Arc<dyn Storage>,
+    store: crate::ids::StoreId,
+) {
+    while let Some(event) = events.recv().await {
+        let best = event.candidates.first().map(|c| format!("{} x{} (p={:.3})", c.name, c.qty, c.p));
+        tracing::info!(
+            t = event.t,
+            gondola = event.gondola,
+            shelf = event.shelf,
+            plates = ?event.plates,
+            delta_g = event.delta_g,
+            best = best.as_deref().unwrap_or("unexplained"),
+            ambiguous = event.ambiguous,
+            degraded = event.degraded,
+            "shelf event"
+        );
+        if let Some(moved) = &event.booked {
+            let plate = moved.plate.to_string();
+            if let Err(e) = storage.adjust_stock(&store, &plate, &moved.sku, moved.units, crate::now_ms()).await {
+                tracing::error!(%e, "cannot record a stock movement");
+            }
+        }
+        for signal in &event.stock {
+            tracing::warn!(?signal, "stock");
+        }
+    }
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

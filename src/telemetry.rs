@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// Installs the global `tracing` subscriber; a second call is a no-op.
@@ -22,10 +23,35 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabels {
+    pub cause: &'static str,
+}
+
+/// Shelf ingest: what was accepted, what was dropped and why, plate health.
+#[derive(Clone, Default)]
+pub struct ShelfMetrics {
+    pub samples_accepted: Counter,
+    pub dropped: Family<CauseLabels, Counter>,
+    pub events: Counter,
+    pub degraded_plates: Gauge,
+}
+
+impl ShelfMetrics {
+    pub fn drop(&self, cause: &'static str, n: u64) {
+        self.dropped.get_or_create(&CauseLabels { cause }).inc_by(n);
+    }
+
+    pub fn dropped_count(&self, cause: &'static str) -> u64 {
+        self.dropped.get_or_create(&CauseLabels { cause }).get()
+    }
+}
+
 /// Every metric the process exports, registered once at start.
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
+    pub shelf: ShelfMetrics,
 }
 
 impl Default for Metrics {
@@ -33,7 +59,12 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("walkout");
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests served, by route and status", http_requests.clone());
-        Self { registry, http_requests }
+        let shelf = ShelfMetrics::default();
+        registry.register("shelf_samples_accepted", "Plate samples accepted", shelf.samples_accepted.clone());
+        registry.register("shelf_dropped", "Plate messages or samples dropped, by cause", shelf.dropped.clone());
+        registry.register("shelf_events", "Shelf events emitted", shelf.events.clone());
+        registry.register("shelf_degraded_plates", "Plates currently silent (degraded)", shelf.degraded_plates.clone());
+        Self { registry, http_requests, shelf }
     }
 }
 

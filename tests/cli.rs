@@ -83,9 +83,11 @@ fn demo_loads_the_demo_store_into_the_embedded_database() {
 #[test]
 fn serve_answers_and_shuts_down_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
+    let mqtt_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = walkout()
         .env("WALKOUT_DATABASE_URL", format!("sqlite://{}/s.db", dir.path().display()))
         .env("WALKOUT_HTTP_LISTEN", "127.0.0.1:0")
+        .env("WALKOUT_MQTT_PORT", mqtt_port.to_string())
         .arg("serve")
         .stderr(Stdio::piped())
         .spawn()

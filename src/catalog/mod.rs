@@ -119,6 +119,25 @@ impl Catalog {
         storage.replace_facings(&self.store.id, &self.facings()).await
     }
 
+    /// What the shelf pipeline needs: unit weights, their spread, and facings.
+    pub fn shelf_catalog(&self) -> crate::shelf::inference::ShelfCatalog {
+        use crate::shelf::inference::{ProductWeight, ShelfCatalog};
+        let products = self
+            .products
+            .values()
+            .map(|p| {
+                let weight = ProductWeight {
+                    sku: p.sku.clone(),
+                    name: p.name.clone(),
+                    unit_weight_g: p.unit_weight_g,
+                    sigma_g: p.weight_tolerance_g,
+                };
+                (p.sku.clone(), weight)
+            })
+            .collect();
+        ShelfCatalog { products, facings: self.planogram.clone() }
+    }
+
     /// Products that span more than one plate.
     pub fn multi_plate_products(&self) -> usize {
         let mut plates_per_sku: BTreeMap<&Sku, usize> = BTreeMap::new();

@@ -1,0 +1,1 @@
+//! Load-cell noise model and synthetic plate streams (being written).
