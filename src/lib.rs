@@ -17,6 +17,8 @@
 //! | [`db`] | the [`db::Storage`] trait and its SQLite / PostgreSQL implementation |
 //! | [`mqtt`] | the embedded broker, client options (TLS, credentials), a reconnecting subscriber |
 //! | [`shelf`] | plate readings over MQTT -> change detection -> product inference -> stock |
+//! | [`checkout`] | pricing with `rust_decimal`: VAT / sales tax, promotions, loyalty, receipts, refunds |
+//! | [`bench`] | throughput benchmarks (`walkout bench ...`, JSON) |
 //! | [`vision`] | (so far) loading the ONNX Runtime library the models run on |
 //! | [`telemetry`] | `tracing` logs and the Prometheus metrics registry |
 //! | [`http`] | the axum router ([`http::app`]), [`http::ApiError`], `/healthz`, `/metrics` |
@@ -24,9 +26,11 @@
 //! | [`demo`] | `walkout demo`: the embedded store, set up and reported |
 //!
 //! Still to come, per `docs/DESIGN.md`: `layout`, `fusion`, `visit`,
-//! `checkout`, `payments`, `notify`, `review`, `app`, `sim`, `bench`.
+//! `payments`, `notify`, `review`, `app`, `sim`.
 
+pub mod bench;
 pub mod catalog;
+pub mod checkout;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -36,6 +36,25 @@ enum Command {
     /// Publish recorded sensor data over MQTT as live hardware would.
     #[command(subcommand)]
     Replay(ReplayCommand),
+    /// Benchmarks; each prints JSON.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Shelf detector and ingest throughput (synthetic plates from the fitted noise model).
+    Shelf {
+        #[arg(long, default_value_t = 350)]
+        plates: u16,
+        #[arg(long, default_value_t = 60.0)]
+        duration_s: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also measure end to end through this broker, e.g. 127.0.0.1:1883 (Mosquitto).
+        #[arg(long)]
+        external_broker: Option<std::net::SocketAddr>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +116,12 @@ fn main() -> anyhow::Result<()> {
                     walkout::mqtt::client_options(&config.mqtt, &format!("walkout-replay-{}", std::process::id()))?;
                 let report = walkout::shelf::replay::replay(opts, &store, &plates, speed).await?;
                 println!("{}", serde_json::to_string(&report)?);
+                Ok(())
+            }
+            Command::Bench(BenchCommand::Shelf { plates, duration_s, seed, external_broker }) => {
+                let opts = walkout::bench::shelf::ShelfBenchOptions { plates, duration_s, seed, external_broker };
+                let report = walkout::bench::shelf::run(&opts).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
             Command::Migrate => {

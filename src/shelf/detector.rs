@@ -1,31 +1,34 @@
-//! Per-plate change detection, and the merging of plate changes into shelf
-//! changes. Pure and synchronous: samples in, changes out; no I/O and no
+//! Per-plate change detection. Pure and synchronous: samples in, changes out; no I/O and no
 //! clock (time comes from the samples' own timestamps).
 //!
-//! [`PlateDetector`] segments one plate's stream into stable states: a sliding
-//! window (running sums over a ring buffer, O(1) per sample, no allocation
-//! after `new`) gives the level and the spread; the plate's noise level is
-//! tracked online as the running median of the window spread; the plate is
-//! *stable* while the window is still and its level stays near the last
-//! stable level. Leaving it (a sample far off, a restless window, or the
-//! level walking off faster than drift can) opens a change; the change is
-//! closed when the window is still again and its level holds for a
+//! [`PlateDetector`] segments one plate's stream into stable states. A
+//! half-second sliding window (running sums over ring buffers: O(1) per
+//! sample, no allocation after `new`) gives the level (its mean), the
+//! restlessness (its standard deviation) and, through a 0.1 s moving average,
+//! its slow movement; the plate's own noise level is tracked online as the
+//! running median of the window standard deviation. The plate is *stable*
+//! while the window is still and its level stays put (slow drift is
+//! followed). Leaving it (a sample far off, a restless window, or the level
+//! walking off faster than drift can) opens a change; the change closes when
+//! the low-passed window is still again (shelf vibration averages out of it,
+//! a hand resting on the plate does not) and the level holds for a
 //! confirmation time. Only then, and only when the new level differs from the
 //! old one by more than a threshold tied to the measured noise, is a
 //! [`PlateChange`] reported: a hand pressing, someone leaning on the shelf or
 //! a neighbour's pick shaking the plate all come back to the old level and
 //! report nothing.
 //!
-//! [`ShelfMerger`] groups plate changes that belong to one physical event:
-//! same shelf, plates linked by the planogram (one product spanning plates),
-//! overlapping or close in time.
+//! The merging of plate changes into shelf changes is in `merger.rs`.
 //!
 //! The data behind each default and the measured accuracy: `docs/noise-model.md`.
 
-use super::{PlateChange, Sample, ShelfChange};
+use super::{PlateChange, Sample};
 use crate::ids::PlateId;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+
+/// The moving average that low-passes the window for the settling test (s):
+/// 0.1 s is 1.6 periods of the ~16 Hz shelf vibration (attenuated ~5x).
+const LOWPASS_S: f64 = 0.1;
 
 /// Tuning of [`PlateDetector`] and [`ShelfMerger`]. Every default is derived
 /// from the 202 real AiFi plates (`docs/noise-model.md`, "Detector").
@@ -40,9 +43,10 @@ pub struct DetectorParams {
     /// shelf vibration and the noise (median σ 0.65 g) down to ~0.15 g, and is
     /// shorter than any press-and-lift of a hand, so a pick cannot hide in it.
     pub window_s: f64,
-    /// How long (s) a new level must hold, after the window is first still,
-    /// before the change is reported. 0.5 s: hands hold steady for less than
-    /// that; the report comes ~1 s after the plate settles.
+    /// How long (s) a new level must hold, after the window has first
+    /// settled, before the change is reported. 0.5 s: long enough for a
+    /// resting hand's wander to show, short enough that the report comes
+    /// ~1 s after the plate settles (0.75 s measured no better).
     pub confirm_s: f64,
     /// Noise level (g) assumed before the plate has shown its own: the median
     /// plate of the real data (0.65 g).
@@ -65,12 +69,27 @@ pub struct DetectorParams {
     pub stable_sigmas: f64,
     /// Floor (g) of the stillness limit, for plates quieter than an ADC step.
     pub stable_floor_g: f64,
+    /// A new state has settled when the standard deviation of the
+    /// low-passed window (0.1 s moving average: the ~16 Hz shelf vibration
+    /// averages out in it, the slow wander of a hand resting on a product does
+    /// not) is at most `settle_sigmas` noise levels, or `settle_floor_g`.
+    /// 0.6: at rest it is ~0.3 noise levels.
+    pub settle_sigmas: f64,
+    /// Floor (g) of the settling limit. 1 g: a hand wanders by 3 g or more.
+    pub settle_floor_g: f64,
     /// A single sample further than `trigger_sigmas` noise levels (or
     /// `trigger_floor_g`) from the stable level opens a change at once, so
     /// `t_start` is the first sample that moved (the window would lag).
     pub trigger_sigmas: f64,
     /// Floor (g) of the single-sample trigger.
     pub trigger_floor_g: f64,
+    /// While a new level is confirmed, its window mean may walk at most
+    /// `confirm_walk_sigmas` noise levels from where it settled (at least 2 x
+    /// `stable_floor_g`, at most half the reportable change). 0.6: the mean of
+    /// a half-second window of a plate at rest moves by ~0.15 σ and shelf
+    /// vibration leaves it in place, while a hand resting on the plate
+    /// wanders by several grams; on a 3 g plate the limit is 2 g.
+    pub confirm_walk_sigmas: f64,
     /// How fast (g/s) the stable level may follow a slow walk of the window
     /// mean. Real plates drift by up to 6.4 g/min (0.1 g/s); 0.5 g/s keeps up
     /// with that and thermal drift while a slow hand (an item put down over a
@@ -79,9 +98,10 @@ pub struct DetectorParams {
     /// The smallest reportable change is `change_sigmas` noise levels or
     /// `min_change_g`, whichever is larger. 4: on a 3 g plate that is 12 g.
     pub change_sigmas: f64,
-    /// Floor (g) of the reportable change. 8 g: on real plates a shake moves
-    /// the settled level by at most 3.2 g and a plate wanders by up to ~4 g
-    /// within a second, while the lightest products weigh 15 g or more.
+    /// Floor (g) of the reportable change. 8 g: on the real plates no
+    /// restless spell moved the settled level by more than 3.2 g (the
+    /// largest: a 3.1 g step on a near-dead plate), while the lightest
+    /// products weigh 15 g or more.
     pub min_change_g: f64,
     /// Samples older than this (s) behind the newest one are dropped;
     /// younger ones are used as if they came at the newest time (the real
@@ -95,6 +115,10 @@ pub struct DetectorParams {
     /// settles, and heavy items settle later than light ones. Must be at
     /// least `merge_window_s + window_s + confirm_s`.
     pub merge_hold_s: f64,
+    /// ... and, when the caller reports linked plates still mid-change
+    /// ([`ShelfMerger::set_changing`]), until they settle, but no longer
+    /// than this (s) after its last `t_end`.
+    pub merge_max_hold_s: f64,
 }
 
 impl Default for DetectorParams {
@@ -109,14 +133,18 @@ impl Default for DetectorParams {
             noise_tracking_s: 20.0,
             stable_sigmas: 2.5,
             stable_floor_g: 1.0,
+            settle_sigmas: 0.6,
+            settle_floor_g: 1.0,
             trigger_sigmas: 6.0,
             trigger_floor_g: 3.0,
+            confirm_walk_sigmas: 0.6,
             max_drift_g_per_s: 0.5,
             change_sigmas: 4.0,
             min_change_g: 8.0,
             max_reorder_s: 0.25,
             merge_window_s: 1.0,
             merge_hold_s: 3.0,
+            merge_max_hold_s: 10.0,
         }
     }
 }
@@ -142,17 +170,21 @@ impl DetectorParams {
             ("noise_max_g", self.noise_max_g),
             ("noise_tracking_s", self.noise_tracking_s),
             ("stable_sigmas", self.stable_sigmas),
+            ("settle_sigmas", self.settle_sigmas),
             ("trigger_sigmas", self.trigger_sigmas),
+            ("confirm_walk_sigmas", self.confirm_walk_sigmas),
             ("max_drift_g_per_s", self.max_drift_g_per_s),
             ("change_sigmas", self.change_sigmas),
             ("min_change_g", self.min_change_g),
         ];
         let non_negative = [
             ("stable_floor_g", self.stable_floor_g),
+            ("settle_floor_g", self.settle_floor_g),
             ("trigger_floor_g", self.trigger_floor_g),
             ("max_reorder_s", self.max_reorder_s),
             ("merge_window_s", self.merge_window_s),
             ("merge_hold_s", self.merge_hold_s),
+            ("merge_max_hold_s", self.merge_max_hold_s),
         ];
         for (key, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -172,6 +204,9 @@ impl DetectorParams {
         }
         if self.merge_hold_s < self.merge_window_s + self.window_s + self.confirm_s {
             return bad("merge_hold_s", "must be at least merge_window_s + window_s + confirm_s");
+        }
+        if self.merge_max_hold_s < self.merge_hold_s {
+            return bad("merge_max_hold_s", "must be at least merge_hold_s");
         }
         Ok(())
     }
@@ -193,32 +228,84 @@ pub enum Phase {
     Changing { since: f64 },
 }
 
+/// Where a change began.
+#[derive(Clone, Copy, Debug)]
+struct Departure {
+    /// The stable level left (None while warming up).
+    before: Option<f64>,
+    /// When the stable state was left (the first restless sample).
+    t_start: f64,
+    /// When the window mean left `before` for good: the reported start. A
+    /// shake keeps a plate restless with its mean in place, so a pick during
+    /// or right after one still gets the time of the hand.
+    t_left: f64,
+    /// Whether the mean has left `before` since the plate was last at rest there.
+    left: bool,
+    /// Consecutive samples with the mean near `before`.
+    near_run: u32,
+}
+
+impl Departure {
+    fn new(before: Option<f64>, t: f64) -> Self {
+        Self { before, t_start: t, t_left: t, left: false, near_run: 0 }
+    }
+
+    /// Follows the window mean: near the old level (at rest, or restless
+    /// but not yet gone, or back for `settle_run` samples) moves the start on;
+    /// away from it freezes the start. The mean merely passing through the
+    /// old level (a press released while an item is taken) does not count.
+    fn observe(&mut self, t: f64, mean: f64, still: bool, tolerance: f64, settle_run: u32) {
+        let Some(before) = self.before else { return };
+        let near = (mean - before).abs() <= tolerance;
+        self.near_run = if near { self.near_run.saturating_add(1) } else { 0 };
+        if near && (still || !self.left || self.near_run >= settle_run) {
+            self.t_left = t;
+            self.left = false;
+        } else if !near {
+            self.left = true;
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum State {
-    /// Left `before` (None while warming up) at `t_start`.
-    Moving {
-        before: Option<f64>,
-        t_start: f64,
-    },
-    /// Still since `t_end` at `candidate`, confirmed for `n` samples.
+    Moving(Departure),
+    /// Settled since `t_end` at `candidate`, confirmed for `n` samples;
+    /// `span` sums every sample since `t_end` (its mean is the new level).
     Settling {
-        before: Option<f64>,
-        t_start: f64,
+        dep: Departure,
         t_end: f64,
         candidate: f64,
         n: usize,
-        worst_var: f64,
+        span: Span,
     },
     Stable {
         level: f64,
     },
 }
 
-/// Fixed-capacity ring of (t, x) with running sums: O(1) mean and variance.
+/// Running count and sum.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    n: f64,
+    sum: f64,
+}
+
+impl Span {
+    fn add(&mut self, x: f64) {
+        self.n += 1.0;
+        self.sum += x;
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.n
+    }
+}
+
+/// Fixed-capacity ring of values with running sums: O(1) mean and variance.
 #[derive(Clone, Debug)]
-struct Window {
-    t: Vec<f64>,
-    x: Vec<f64>,
+struct Ring {
+    v: Vec<f64>,
     head: usize,
     len: usize,
     sum: f64,
@@ -226,22 +313,21 @@ struct Window {
     pushes: usize,
 }
 
-impl Window {
+impl Ring {
     fn new(cap: usize) -> Self {
-        Self { t: vec![0.0; cap], x: vec![0.0; cap], head: 0, len: 0, sum: 0.0, sumsq: 0.0, pushes: 0 }
+        Self { v: vec![0.0; cap], head: 0, len: 0, sum: 0.0, sumsq: 0.0, pushes: 0 }
     }
 
-    fn push(&mut self, t: f64, x: f64) {
-        let cap = self.x.len();
+    fn push(&mut self, x: f64) {
+        let cap = self.v.len();
         if self.len == cap {
-            let old = self.x[self.head];
+            let old = self.v[self.head];
             self.sum -= old;
             self.sumsq -= old * old;
         } else {
             self.len += 1;
         }
-        self.t[self.head] = t;
-        self.x[self.head] = x;
+        self.v[self.head] = x;
         self.head += 1;
         if self.head == cap {
             self.head = 0;
@@ -252,17 +338,19 @@ impl Window {
         // Running sums accumulate rounding error: recompute them now and then (amortised O(1)).
         if self.pushes >= 64 * cap {
             self.pushes = 0;
-            self.sum = self.x[..self.len].iter().sum();
-            self.sumsq = self.x[..self.len].iter().map(|v| v * v).sum();
+            self.sum = self.v[..self.len].iter().sum();
+            self.sumsq = self.v[..self.len].iter().map(|v| v * v).sum();
         }
     }
 
-    fn full(&self) -> bool {
-        self.len == self.x.len()
+    /// The value pushed `k` pushes ago (0: the latest); `k < len`.
+    fn back(&self, k: usize) -> f64 {
+        let cap = self.v.len();
+        self.v[(self.head + cap - 1 - k) % cap]
     }
 
-    fn oldest_t(&self) -> f64 {
-        if self.full() { self.t[self.head] } else { self.t[0] }
+    fn full(&self) -> bool {
+        self.len == self.v.len()
     }
 
     fn mean(&self) -> f64 {
@@ -270,8 +358,53 @@ impl Window {
     }
 
     fn var(&self) -> f64 {
+        if self.len < 2 {
+            return 0.0;
+        }
         let n = self.len as f64;
         ((self.sumsq - self.sum * self.sum / n) / (n - 1.0)).max(0.0)
+    }
+}
+
+/// The sliding window: readings (with their times), and the same readings
+/// low-passed by a short moving average (`lp_n` samples), whose spread is
+/// what a hand shows and shelf vibration does not.
+#[derive(Clone, Debug)]
+struct Window {
+    t: Vec<f64>,
+    x: Ring,
+    lp: Ring,
+    lp_n: usize,
+    short: f64,
+}
+
+impl Window {
+    fn new(cap: usize, lp_n: usize) -> Self {
+        Self { t: vec![0.0; cap], x: Ring::new(cap), lp: Ring::new(cap), lp_n, short: 0.0 }
+    }
+
+    fn push(&mut self, t: f64, x: f64) {
+        self.t[self.x.head] = t;
+        self.x.push(x);
+        self.short += x;
+        if self.x.len > self.lp_n {
+            self.short -= self.x.back(self.lp_n);
+        }
+        if self.x.pushes == 0 {
+            // The ring just re-summed: so does the short sum.
+            self.short = (0..self.lp_n.min(self.x.len)).map(|k| self.x.back(k)).sum();
+        }
+        if self.x.len >= self.lp_n {
+            self.lp.push(self.short / self.lp_n as f64);
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.x.full()
+    }
+
+    fn oldest_t(&self) -> f64 {
+        if self.x.full() { self.t[self.x.head] } else { self.t[0] }
     }
 }
 
@@ -308,11 +441,12 @@ impl PlateDetector {
         let params = sanitized(params);
         let rate = params.sample_rate_hz;
         let window = ((params.window_s * rate).round() as usize).max(4);
+        let lp_n = ((LOWPASS_S * rate).round() as usize).clamp(2, window / 2);
         let confirm_n = ((params.confirm_s * rate).round() as usize).max(1);
         let eta = 1.0 / (params.noise_tracking_s * rate).max(1.0);
         Self {
             plate,
-            win: Window::new(window),
+            win: Window::new(window, lp_n),
             confirm_n,
             drift_step: params.max_drift_g_per_s / rate,
             eta,
@@ -323,7 +457,7 @@ impl PlateDetector {
             windows_seen: 0,
             sigma: params.noise_init_g.clamp(params.noise_min_g, params.noise_max_g),
             rejected: 0,
-            state: State::Moving { before: None, t_start: f64::NEG_INFINITY },
+            state: State::Moving(Departure::new(None, f64::NEG_INFINITY)),
             params,
         }
     }
@@ -347,8 +481,10 @@ impl PlateDetector {
     pub fn phase(&self) -> Phase {
         match self.state {
             State::Stable { .. } => Phase::Stable,
-            State::Moving { before: None, .. } | State::Settling { before: None, .. } => Phase::WarmingUp,
-            State::Moving { t_start, .. } | State::Settling { t_start, .. } => Phase::Changing { since: t_start },
+            State::Moving(dep) | State::Settling { dep, .. } => match dep.before {
+                None => Phase::WarmingUp,
+                Some(_) => Phase::Changing { since: dep.t_start },
+            },
         }
     }
 
@@ -390,7 +526,7 @@ impl PlateDetector {
             Some(last) => s.t.max(last),
         };
         if self.last_t.is_none() {
-            self.state = State::Moving { before: None, t_start: t };
+            self.state = State::Moving(Departure::new(None, t));
         }
         self.last_t = Some(t);
         let x = s.grams - self.offset;
@@ -398,59 +534,88 @@ impl PlateDetector {
         if !self.win.full() {
             return None;
         }
-        let (mean, var) = (self.win.mean(), self.win.var());
-        self.track_noise(var);
+        let (mean, var, lp_var) = (self.win.x.mean(), self.win.x.var(), self.win.lp.var());
+        // Learn the noise from the plate at rest (and while warming up): a busy
+        // plate's hands would inflate it. A plate restless for longer than
+        // half the tracking time learns anyway, so a plate noisier than
+        // believed cannot stay "changing" for ever.
+        let resting = match self.state {
+            State::Stable { .. } => true,
+            State::Moving(dep) | State::Settling { dep, .. } => {
+                dep.before.is_none() || t - dep.t_start > 0.5 * self.params.noise_tracking_s
+            }
+        };
+        if resting {
+            self.track_noise(var);
+        }
         let still_limit = (self.params.stable_sigmas * self.sigma).max(self.params.stable_floor_g);
         let still = var <= still_limit * still_limit;
+        // Settled: the low-passed window is still (shelf vibration averages
+        // out in it, a hand does not).
+        let settle_limit = (self.params.settle_sigmas * self.sigma).max(self.params.settle_floor_g);
+        let settled = lp_var <= settle_limit * settle_limit;
         let threshold = self.threshold_g();
         match self.state {
             State::Stable { level } => {
                 let trigger = (self.params.trigger_sigmas * self.sigma).max(self.params.trigger_floor_g);
                 if !still || (x - level).abs() > trigger || (mean - level).abs() > 0.5 * threshold {
-                    self.state = State::Moving { before: Some(level), t_start: t };
+                    self.state = State::Moving(Departure::new(Some(level), t));
                 } else {
                     self.state =
                         State::Stable { level: level + (mean - level).clamp(-self.drift_step, self.drift_step) };
                 }
                 None
             }
-            State::Moving { before, t_start } => {
+            State::Moving(mut dep) => {
+                dep.observe(t, mean, settled, 0.5 * threshold, self.win.x.len as u32 / 2);
                 // The settled window must lie wholly after the departure.
-                if still && self.win.oldest_t() >= t_start {
-                    let t_end = self.win.oldest_t();
-                    self.state = State::Settling { before, t_start, t_end, candidate: mean, n: 0, worst_var: var };
-                }
+                self.state = if settled && self.win.oldest_t() >= dep.t_start {
+                    let span = Span { n: self.win.x.len as f64, sum: self.win.x.sum };
+                    State::Settling { dep, t_end: self.win.oldest_t(), candidate: mean, n: 0, span }
+                } else {
+                    State::Moving(dep)
+                };
                 None
             }
-            State::Settling { before, t_start, t_end, candidate, n, worst_var } => {
-                if !still || (mean - candidate).abs() > 0.5 * threshold {
-                    self.state = State::Moving { before, t_start };
+            State::Settling { mut dep, t_end, candidate, n, mut span } => {
+                // Settled, and the level holds: shelf vibration leaves the
+                // mean of a window in place, a hand resting on the plate walks it.
+                if !settled || (mean - candidate).abs() > self.walk_limit(threshold) {
+                    self.state = State::Moving(dep);
                     return None;
                 }
-                let worst_var = worst_var.max(var);
+                span.add(x);
+                dep.observe(t, mean, settled, 0.5 * threshold, self.win.x.len as u32 / 2);
                 if n + 1 < self.confirm_n {
-                    self.state = State::Settling { before, t_start, t_end, candidate, n: n + 1, worst_var };
+                    self.state = State::Settling { dep, t_end, candidate, n: n + 1, span };
                     return None;
                 }
-                self.state = State::Stable { level: mean };
-                let before = before?;
-                let delta = mean - before;
+                let after = span.mean();
+                self.state = State::Stable { level: after };
+                let before = dep.before?;
+                let delta = after - before;
                 if delta.abs() < threshold {
                     return None;
                 }
-                let confidence =
-                    confidence(delta, threshold, worst_var.sqrt() / still_limit, (mean - candidate).abs() / threshold);
+                let walk = (mean - candidate).abs() / self.walk_limit(threshold);
+                let confidence = confidence(delta, threshold, lp_var.sqrt() / settle_limit, walk);
+                let t_start = dep.t_start.max(dep.t_left);
                 Some(PlateChange {
                     plate: self.plate,
                     t_start,
                     t_end: t_end.max(t_start),
                     before_g: before + self.offset,
-                    after_g: mean + self.offset,
+                    after_g: after + self.offset,
                     delta_g: delta,
                     confidence,
                 })
             }
         }
+    }
+
+    /// How far the level may walk while a new state is confirmed.
+    fn walk_limit(&self, threshold: f64) -> f64 {
+        (self.params.confirm_walk_sigmas * self.sigma).max(2.0 * self.params.stable_floor_g).min(0.5 * threshold)
     }
 
     /// Running median of the window standard deviation, in the log domain:
@@ -472,19 +637,18 @@ impl PlateDetector {
 /// Confidence in 0..1 of a settled change: the product of
 /// - how far |Δ| clears the threshold: logistic, 0.27 at the threshold,
 ///   0.73 at 1.5x, 0.95 at 2x, > 0.99 at 3x;
-/// - how still the new state was while confirmed: 1 while the restless-most
-///   window σ is at most half the stillness limit (ordinary noise), falling
-///   to 0.5 at the limit;
-/// - how well its level held during confirmation: 1 - walk / (2 · threshold), in 0.75..1.
-fn confidence(delta: f64, threshold: f64, restless: f64, walk: f64) -> f64 {
+/// - how quiet the new state is at the end of confirmation:
+///   1 - (r_settle² + r_walk²) / 4, in 0.5..1, where r_settle is the
+///   low-passed window's standard deviation and r_walk the level's walk,
+///   each over its limit (a plate at rest: both well under 0.5, > 0.9).
+fn confidence(delta: f64, threshold: f64, r_settle: f64, r_walk: f64) -> f64 {
     let clear = 1.0 / (1.0 + (-4.0 * (delta.abs() / threshold - 1.25)).exp());
-    let still = 1.0 - 0.5 * (2.0 * restless - 1.0).clamp(0.0, 1.0).powi(2);
-    let held = 1.0 - 0.5 * walk.clamp(0.0, 0.5);
-    (clear * still * held).clamp(0.0, 1.0)
+    let quiet = 1.0 - 0.25 * (r_settle.clamp(0.0, 1.0).powi(2) + r_walk.clamp(0.0, 1.0).powi(2));
+    (clear * quiet).clamp(0.0, 1.0)
 }
 
 /// Each invalid field replaced by its default, so `new` never panics.
-fn sanitized(p: DetectorParams) -> DetectorParams {
+pub(super) fn sanitized(p: DetectorParams) -> DetectorParams {
     if p.validate().is_ok() {
         return p;
     }
@@ -501,191 +665,25 @@ fn sanitized(p: DetectorParams) -> DetectorParams {
         noise_tracking_s: pos(p.noise_tracking_s, d.noise_tracking_s),
         stable_sigmas: pos(p.stable_sigmas, d.stable_sigmas),
         stable_floor_g: nonneg(p.stable_floor_g, d.stable_floor_g),
+        settle_sigmas: pos(p.settle_sigmas, d.settle_sigmas),
+        settle_floor_g: nonneg(p.settle_floor_g, d.settle_floor_g),
         trigger_sigmas: pos(p.trigger_sigmas, d.trigger_sigmas),
         trigger_floor_g: nonneg(p.trigger_floor_g, d.trigger_floor_g),
+        confirm_walk_sigmas: pos(p.confirm_walk_sigmas, d.confirm_walk_sigmas),
         max_drift_g_per_s: pos(p.max_drift_g_per_s, d.max_drift_g_per_s),
         change_sigmas: pos(p.change_sigmas, d.change_sigmas),
         min_change_g: pos(p.min_change_g, d.min_change_g),
         max_reorder_s: nonneg(p.max_reorder_s, d.max_reorder_s),
         merge_window_s: nonneg(p.merge_window_s, d.merge_window_s),
         merge_hold_s: nonneg(p.merge_hold_s, d.merge_hold_s),
+        merge_max_hold_s: nonneg(p.merge_max_hold_s, d.merge_max_hold_s),
     };
     if q.noise_min_g > q.noise_max_g {
         (q.noise_min_g, q.noise_max_g) = (d.noise_min_g, d.noise_max_g);
     }
     q.merge_hold_s = q.merge_hold_s.max(q.merge_window_s + q.window_s + q.confirm_s);
+    q.merge_max_hold_s = q.merge_max_hold_s.max(q.merge_hold_s);
     q
-}
-
-/// One group of plate changes being collected.
-#[derive(Clone, Debug)]
-struct Group {
-    root: PlateId,
-    t_start: f64,
-    t_end: f64,
-    parts: Vec<PlateChange>,
-}
-
-/// Groups [`PlateChange`]s into [`ShelfChange`]s.
-///
-/// Two changes belong together when they are on the same gondola and shelf,
-/// their plates are linked (transitively: a product spanning plates 4, 5, 6
-/// links 4-5 and 5-6; a plate is linked to itself) and their intervals
-/// overlap or are within `merge_window_s`. Neighbouring plates that are not
-/// linked (different products) stay separate events. Links between
-/// different shelves are ignored.
-///
-/// A group is emitted once no linked change can still join it: when the
-/// clock (the latest `now` given to [`advance`](Self::advance), or a pushed
-/// change's `t_end`) passes its last `t_end` by `merge_hold_s`. A group whose
-/// parts cancel out (|Σ Δ| below `min_change_g`: an item moved between
-/// plates of one product, or put back within the merge window) is dropped.
-#[derive(Clone, Debug)]
-pub struct ShelfMerger {
-    root: BTreeMap<PlateId, PlateId>,
-    merge_window_s: f64,
-    merge_hold_s: f64,
-    min_change_g: f64,
-    pending: Vec<Group>,
-}
-
-impl ShelfMerger {
-    pub fn new(links: impl IntoIterator<Item = (PlateId, PlateId)>, params: &DetectorParams) -> Self {
-        let params = sanitized(params.clone());
-        let mut parent: BTreeMap<PlateId, PlateId> = BTreeMap::new();
-        fn find(parent: &BTreeMap<PlateId, PlateId>, mut p: PlateId) -> PlateId {
-            while let Some(&q) = parent.get(&p).filter(|q| **q != p) {
-                p = q;
-            }
-            p
-        }
-        for (a, b) in links {
-            if (a.gondola, a.shelf) != (b.gondola, b.shelf) {
-                continue;
-            }
-            let (ra, rb) = (find(&parent, a), find(&parent, b));
-            parent.entry(a).or_insert(a);
-            parent.entry(b).or_insert(b);
-            // The smaller plate is the root: roots are deterministic.
-            let (lo, hi) = if ra <= rb { (ra, rb) } else { (rb, ra) };
-            parent.insert(hi, lo);
-            parent.entry(lo).or_insert(lo);
-        }
-        let root = parent.keys().map(|&p| (p, find(&parent, p))).collect();
-        Self {
-            root,
-            merge_window_s: params.merge_window_s,
-            merge_hold_s: params.merge_hold_s,
-            min_change_g: params.min_change_g,
-            pending: Vec::new(),
-        }
-    }
-
-    fn root_of(&self, plate: PlateId) -> PlateId {
-        self.root.get(&plate).copied().unwrap_or(plate)
-    }
-
-    /// Whether changes on `a` and `b` may merge (same shelf, linked or equal).
-    pub fn linked(&self, a: PlateId, b: PlateId) -> bool {
-        self.root_of(a) == self.root_of(b)
-    }
-
-    /// Groups still open.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Adds a change; returns the groups that the clock reaching its `t_end` closes.
-    /// Changes with a non-finite field are ignored.
-    pub fn push(&mut self, change: PlateChange) -> Vec<ShelfChange> {
-        let now = change.t_end;
-        let finite = [change.t_start, change.t_end, change.before_g, change.after_g, change.delta_g, change.confidence];
-        if finite.iter().all(|v| v.is_finite()) {
-            self.join(change);
-        }
-        self.advance(now)
-    }
-
-    fn join(&mut self, change: PlateChange) {
-        let root = self.root_of(change.plate);
-        let w = self.merge_window_s;
-        let mut group = Group { root, t_start: change.t_start, t_end: change.t_end, parts: vec![change] };
-        let mut i = 0;
-        while i < self.pending.len() {
-            let g = &self.pending[i];
-            let near = g.root == root && g.t_start <= group.t_end + w && group.t_start <= g.t_end + w;
-            if near {
-                let g = self.pending.swap_remove(i);
-                group.t_start = group.t_start.min(g.t_start);
-                group.t_end = group.t_end.max(g.t_end);
-                group.parts.extend(g.parts);
-                // The grown group may now reach groups already passed over.
-                i = 0;
-            } else {
-                i += 1;
-            }
-        }
-        self.pending.push(group);
-    }
-
-    /// Emits the groups closed by the clock reaching `now` (unix s), ordered by `t_start` then plate.
-    pub fn advance(&mut self, now: f64) -> Vec<ShelfChange> {
-        let hold = self.merge_hold_s;
-        let (closed, open): (Vec<Group>, Vec<Group>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|g| now.is_finite() && g.t_end + hold <= now);
-        self.pending = open;
-        self.finish(closed)
-    }
-
-    /// Emits every open group (end of stream).
-    pub fn flush(&mut self) -> Vec<ShelfChange> {
-        let all = std::mem::take(&mut self.pending);
-        self.finish(all)
-    }
-
-    fn finish(&self, groups: Vec<Group>) -> Vec<ShelfChange> {
-        let mut out: Vec<ShelfChange> = groups.into_iter().filter_map(|g| self.shelf_change(g)).collect();
-        out.sort_by(|a, b| a.t_start.total_cmp(&b.t_start).then_with(|| a.plates.cmp(&b.plates)));
-        out
-    }
-
-    /// One part per plate (a plate that changed twice in the group gets its
-    /// changes combined); confidence = the |Δ|-weighted mean of the parts'
-    /// confidences times |Σ Δ| / Σ |Δ| (parts pulling in opposite directions
-    /// make the group less sure).
-    fn shelf_change(&self, mut g: Group) -> Option<ShelfChange> {
-        g.parts.sort_by(|a, b| a.plate.cmp(&b.plate).then(a.t_start.total_cmp(&b.t_start)));
-        let mut parts: Vec<PlateChange> = Vec::with_capacity(g.parts.len());
-        for p in g.parts {
-            match parts.last_mut() {
-                Some(last) if last.plate == p.plate => {
-                    last.t_start = last.t_start.min(p.t_start);
-                    last.t_end = last.t_end.max(p.t_end);
-                    last.after_g = p.after_g;
-                    last.delta_g += p.delta_g;
-                    last.confidence = last.confidence.min(p.confidence);
-                }
-                _ => parts.push(p),
-            }
-        }
-        let delta: f64 = parts.iter().map(|p| p.delta_g).sum();
-        let total: f64 = parts.iter().map(|p| p.delta_g.abs()).sum();
-        if delta.abs() < self.min_change_g || total <= 0.0 {
-            return None;
-        }
-        let weighted = parts.iter().map(|p| p.delta_g.abs() * p.confidence).sum::<f64>() / total;
-        Some(ShelfChange {
-            gondola: g.root.gondola,
-            shelf: g.root.shelf,
-            plates: parts.iter().map(|p| p.plate.plate).collect(),
-            t_start: g.t_start,
-            t_end: g.t_end,
-            delta_g: delta,
-            confidence: (weighted * delta.abs() / total).clamp(0.0, 1.0),
-            parts,
-            degraded: false,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -734,7 +732,7 @@ mod tests {
         assert!((c.delta_g - (c.after_g - c.before_g)).abs() < 1e-9);
         assert!(c.t_start >= T0 + 4.9 && c.t_start <= T0 + 5.15, "{c:?}");
         assert!(c.t_end >= T0 + 5.1 && c.t_end <= T0 + 5.8, "{c:?}");
-        assert!(c.confidence > 0.9 && c.confidence <= 1.0, "{c:?}");
+        assert!(c.confidence > 0.8 && c.confidence <= 1.0, "{c:?}");
         assert_eq!(d.phase(), Phase::Stable);
         assert!((d.stable_weight().unwrap() - 1110.0).abs() < 1.0);
     }
@@ -884,87 +882,5 @@ mod tests {
             det.push(s);
         }
         assert_eq!(det.phase(), Phase::Stable);
-    }
-
-    fn change(plate: u16, t_start: f64, t_end: f64, delta_g: f64) -> PlateChange {
-        PlateChange {
-            plate: PlateId::new(3, 2, plate),
-            t_start,
-            t_end,
-            before_g: 1000.0,
-            after_g: 1000.0 + delta_g,
-            delta_g,
-            confidence: 0.9,
-        }
-    }
-
-    fn links(pairs: &[(u16, u16)]) -> Vec<(PlateId, PlateId)> {
-        pairs.iter().map(|&(a, b)| (PlateId::new(3, 2, a), PlateId::new(3, 2, b))).collect()
-    }
-
-    fn merge(links: Vec<(PlateId, PlateId)>, changes: Vec<PlateChange>) -> Vec<ShelfChange> {
-        let mut m = ShelfMerger::new(links, &DetectorParams::default());
-        let mut out: Vec<ShelfChange> = changes.into_iter().flat_map(|c| m.push(c)).collect();
-        out.extend(m.flush());
-        out
-    }
-
-    #[test]
-    fn linked_neighbours_merge_and_unlinked_neighbours_stay_apart() {
-        let both = || vec![change(4, 10.0, 11.0, -60.0), change(5, 10.1, 11.2, -30.0)];
-        let merged = merge(links(&[(4, 5)]), both());
-        assert_eq!(merged.len(), 1, "{merged:?}");
-        let m = &merged[0];
-        assert_eq!((m.gondola, m.shelf, m.plates.clone()), (3, 2, vec![4, 5]));
-        assert_eq!((m.t_start, m.t_end, m.delta_g), (10.0, 11.2, -90.0));
-        assert_eq!(m.parts.len(), 2);
-        assert!((m.confidence - 0.9).abs() < 1e-9 && !m.degraded);
-        let apart = merge(links(&[(5, 6)]), both());
-        assert_eq!(apart.len(), 2, "{apart:?}");
-        assert_eq!((apart[0].plates.clone(), apart[1].plates.clone()), (vec![4], vec![5]));
-    }
-
-    #[test]
-    fn a_product_on_three_plates_is_one_event_and_time_separates_events() {
-        let l = links(&[(7, 8), (9, 8)]);
-        let out = merge(
-            l.clone(),
-            vec![change(9, 20.3, 21.0, -40.0), change(7, 20.0, 21.1, -20.0), change(8, 21.8, 22.5, -30.0)],
-        );
-        assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].plates, vec![7, 8, 9]);
-        assert_eq!(out[0].delta_g, -90.0);
-        let out = merge(l, vec![change(7, 20.0, 21.0, -20.0), change(9, 25.0, 26.0, -20.0)]);
-        assert_eq!(out.len(), 2, "{out:?}");
-    }
-
-    #[test]
-    fn groups_wait_for_the_hold_and_come_out_in_order() {
-        let mut m = ShelfMerger::new(links(&[(1, 2)]), &DetectorParams::default());
-        assert!(m.push(change(2, 10.0, 11.0, -50.0)).is_empty());
-        assert!(m.push(change(6, 9.5, 10.5, 70.0)).is_empty());
-        assert!(m.advance(13.4).is_empty());
-        let out = m.advance(14.0);
-        assert_eq!(out.iter().map(|c| c.plates.clone()).collect::<Vec<_>>(), vec![vec![6], vec![2]]);
-        assert_eq!(m.pending(), 0);
-        // Another shelf never merges, even if someone linked it.
-        let mut m = ShelfMerger::new([(PlateId::new(3, 2, 1), PlateId::new(3, 3, 1))], &DetectorParams::default());
-        assert!(!m.linked(PlateId::new(3, 2, 1), PlateId::new(3, 3, 1)));
-        m.push(change(1, 10.0, 11.0, -50.0));
-        m.push(PlateChange { plate: PlateId::new(3, 3, 1), ..change(1, 10.0, 11.0, -50.0) });
-        assert_eq!(m.flush().len(), 2);
-    }
-
-    #[test]
-    fn parts_that_cancel_are_dropped_and_a_plate_changing_twice_is_combined() {
-        // An item moved from plate 4 to plate 5 of the same product: nothing left the shelf.
-        assert!(merge(links(&[(4, 5)]), vec![change(4, 10.0, 11.0, -90.0), change(5, 10.5, 11.5, 89.0)]).is_empty());
-        let out = merge(vec![], vec![change(4, 10.0, 11.0, -90.0), change(4, 11.5, 12.5, -90.0)]);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].parts.len(), 1);
-        assert_eq!((out[0].parts[0].delta_g, out[0].parts[0].t_end, out[0].parts[0].after_g), (-180.0, 12.5, 910.0));
-        let mut bad = change(4, 10.0, 11.0, -90.0);
-        bad.delta_g = f64::NAN;
-        assert!(merge(vec![], vec![bad]).is_empty());
     }
 }

@@ -14,6 +14,7 @@ pub mod codec;
 pub mod detector;
 pub mod inference;
 pub mod live;
+pub mod merger;
 pub mod noise;
 pub mod offline;
 pub mod pipeline;

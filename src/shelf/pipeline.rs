@@ -12,8 +12,9 @@
 //! carry the flag. No sample of a healthy plate is dropped.
 
 use super::codec::{self, Batch};
-use super::detector::{DetectorParams, PlateDetector, ShelfMerger};
+use super::detector::{DetectorParams, Phase, PlateDetector};
 use super::inference::{Candidate, InferenceParams, ShelfCatalog, infer};
+use super::merger::ShelfMerger;
 use super::stock::{StockBook, StockSignal};
 use super::{Sample, ShelfChange};
 use crate::ids::PlateId;
@@ -228,6 +229,10 @@ impl ShelfPipeline {
                 changes.push(change);
             }
         }
+        let changing_since = match track.detector.phase() {
+            Phase::Changing { since } => Some(since),
+            _ => None,
+        };
         if track.degraded && accepted > 0 {
             track.degraded = false;
             self.metrics.degraded_plates.dec();
@@ -245,6 +250,8 @@ impl ShelfPipeline {
                 &"samples older than the plate's latest beyond the jitter tolerance",
             );
         }
+        // A linked plate still mid-change holds its group open (one product across plates).
+        self.merger.set_changing(batch.plate, changing_since);
         let mut merged = Vec::new();
         for change in changes {
             merged.extend(self.merger.push(change));
