@@ -43,7 +43,74 @@ pub struct Config {
     pub http: HttpConfig,
     pub mqtt: MqttConfig,
     pub onnxruntime: OnnxRuntimeConfig,
+    pub payments: PaymentsConfig,
+    pub notify: NotifyConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// `sandbox` (a card-processor simulator, the default) or `stripe`.
+    pub provider: String,
+    /// Pre-authorisation hold per member of the party, in the store currency's minor units.
+    pub hold_per_person_minor: i64,
+    /// The sandbox provider's own ledger (SQLite), so it remembers across restarts.
+    pub sandbox_ledger: String,
+    /// Stripe secret API key (`sk_live_...` / `sk_test_...`).
+    pub stripe_secret_key: Secret,
+    pub stripe_api_base: String,
+    /// Signing secret of the Stripe webhook endpoint (`whsec_...`).
+    pub stripe_webhook_secret: Secret,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            provider: "sandbox".into(),
+            hold_per_person_minor: 5_000,
+            sandbox_ledger: "data/sandbox-provider.db".into(),
+            stripe_secret_key: Secret::default(),
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_webhook_secret: Secret::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// SMTP relay for receipt e-mails; empty: e-mails are written to `outbox_dir`.
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls`, `tls` (implicit, port 465) or `none` (local relays and tests only).
+    pub smtp_tls: String,
+    pub smtp_username: String,
+    pub smtp_password: Secret,
+    /// The From: of receipt e-mails.
+    pub from: String,
+    /// Where e-mails go when no SMTP host is set (one .eml file each).
+    pub outbox_dir: String,
+    /// VAPID private key (PEM, P-256) for Web Push; created on first use when missing.
+    pub vapid_key_file: String,
+    /// VAPID `sub` claim: a mailto: or https: contact for push services.
+    pub vapid_subject: String,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_tls: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: Secret::default(),
+            from: "walkout receipts <receipts@walkout.invalid>".into(),
+            outbox_dir: "data/outbox".into(),
+            vapid_key_file: "data/vapid-private.pem".into(),
+            vapid_subject: "mailto:operations@walkout.invalid".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -152,7 +219,7 @@ pub enum ConfigError {
     Invalid { key: &'static str, reason: String },
 }
 
-const SECTIONS: &[&str] = &["store", "database", "http", "mqtt", "onnxruntime", "log"];
+const SECTIONS: &[&str] = &["store", "database", "http", "mqtt", "onnxruntime", "payments", "notify", "log"];
 
 impl Config {
     /// Reads `path` if given (it must exist), else `walkout.toml` in the
@@ -214,6 +281,21 @@ impl Config {
         }
         if self.mqtt.port == 0 {
             return invalid("mqtt.port", "must be a port number from 1 to 65535");
+        }
+        if !matches!(self.payments.provider.as_str(), "sandbox" | "stripe") {
+            return invalid("payments.provider", "must be `sandbox` or `stripe`");
+        }
+        if self.payments.provider == "stripe" && self.payments.stripe_secret_key.expose().is_empty() {
+            return invalid("payments.stripe_secret_key", "is required when payments.provider = \"stripe\"");
+        }
+        if self.payments.hold_per_person_minor <= 0 {
+            return invalid("payments.hold_per_person_minor", "must be a positive amount in minor units");
+        }
+        if !matches!(self.notify.smtp_tls.as_str(), "starttls" | "tls" | "none") {
+            return invalid("notify.smtp_tls", "must be `starttls`, `tls` or `none`");
+        }
+        if !self.notify.from.contains('@') {
+            return invalid("notify.from", "must be an e-mail address, e.g. `Shop <receipts@shop.example>`");
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return invalid("log.format", "must be `human` or `json`");

@@ -133,6 +133,10 @@ conformance!(
     review_cases_are_decided_by_one_reviewer,
     audit_log_appends_in_order,
     stock_levels_accumulate,
+    sessions_expire_and_can_be_ended,
+    outbox_messages_are_queued_once_and_retried,
+    push_subscriptions_are_kept_per_endpoint,
+    staff_accounts_are_unique_and_track_lockout,
 );
 
 #[tokio::test]
@@ -587,5 +591,97 @@ mod cases {
             [("1.1.1", 7), ("1.1.2", 4)]
         );
         assert_eq!(levels[0].updated_at, 2);
+    }
+
+    pub async fn sessions_expire_and_can_be_ended(s: Arc<SqlStore>) {
+        let shopper = seed_shopper(&s, "erin").await;
+        let session = Session { token_hash: "h1".into(), shopper_id: shopper, created_at: 10, expires_at: 100 };
+        s.create_session(&session).await.unwrap();
+        assert_eq!(s.live_session("h1", 50).await.unwrap(), Some(session.clone()));
+        assert_eq!(s.live_session("h1", 100).await.unwrap(), None, "expired at expires_at");
+        assert_eq!(s.live_session("other", 50).await.unwrap(), None);
+        s.delete_session("h1").await.unwrap();
+        assert_eq!(s.live_session("h1", 50).await.unwrap(), None);
+    }
+
+    pub async fn outbox_messages_are_queued_once_and_retried(s: Arc<SqlStore>) {
+        let message = |id: &str, due: i64| OutboxMessage {
+            id: id.into(),
+            kind: "email".into(),
+            recipient: "a@example.com".into(),
+            payload_json: "{}".into(),
+            attempts: 0,
+            next_attempt_at: due,
+            sent_at: None,
+            last_error: None,
+            created_at: 1,
+        };
+        assert!(s.enqueue_outbox(&message("m2", 20)).await.unwrap());
+        assert!(s.enqueue_outbox(&message("m1", 10)).await.unwrap());
+        assert!(!s.enqueue_outbox(&message("m1", 10)).await.unwrap(), "the same id is queued once");
+        let due = s.due_outbox(15, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1"]);
+        s.outbox_failed("m1", "connection refused", 40).await.unwrap();
+        let due = s.due_outbox(30, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2"], "m1 waits for its backoff");
+        s.outbox_sent("m1", 45).await.unwrap();
+        let m1 = s.get_outbox("m1").await.unwrap().unwrap();
+        assert_eq!((m1.attempts, m1.sent_at, m1.last_error), (2, Some(45), None));
+        assert!(s.due_outbox(1_000, 10).await.unwrap().iter().all(|m| m.id != "m1"), "sent messages are not due");
+        assert!(matches!(s.outbox_failed("m1", "late", 50).await, Err(DbError::NotFound { .. })));
+        let bad = OutboxMessage { kind: "fax".into(), ..message("m3", 1) };
+        expect_constraint(s.enqueue_outbox(&bad).await, "outbox_kind_known");
+    }
+
+    pub async fn push_subscriptions_are_kept_per_endpoint(s: Arc<SqlStore>) {
+        let shopper = seed_shopper(&s, "fay").await;
+        let sub = PushSubscription {
+            endpoint: "https://push.example/1".into(),
+            shopper_id: shopper.clone(),
+            p256dh: "key".into(),
+            auth: "auth".into(),
+            created_at: 1,
+        };
+        s.save_push_subscription(&sub).await.unwrap();
+        let refreshed = PushSubscription { p256dh: "key2".into(), created_at: 2, ..sub.clone() };
+        s.save_push_subscription(&refreshed).await.unwrap();
+        assert_eq!(s.push_subscriptions(&shopper).await.unwrap(), vec![refreshed]);
+        s.delete_push_subscription(&sub.endpoint).await.unwrap();
+        assert!(s.push_subscriptions(&shopper).await.unwrap().is_empty());
+    }
+
+    pub async fn staff_accounts_are_unique_and_track_lockout(s: Arc<SqlStore>) {
+        let staff = Staff {
+            id: StaffId::from("st-1"),
+            username: "rita".into(),
+            password_hash: "$argon2id$...".into(),
+            role: "reviewer".into(),
+            failed_logins: 0,
+            locked_until: None,
+            created_at: 1,
+        };
+        s.create_staff(&staff).await.unwrap();
+        expect_constraint(
+            s.create_staff(&Staff { id: StaffId::from("st-2"), ..staff.clone() }).await,
+            "staff_username_unique",
+        );
+        expect_constraint(
+            s.create_staff(&Staff {
+                id: StaffId::from("st-3"),
+                username: "x".into(),
+                role: "boss".into(),
+                ..staff.clone()
+            })
+            .await,
+            "staff_role_known",
+        );
+        s.set_staff_login_state(&staff.id, 5, Some(99)).await.unwrap();
+        let got = s.staff_by_username("rita").await.unwrap().unwrap();
+        assert_eq!((got.failed_logins, got.locked_until), (5, Some(99)));
+        assert!(s.staff_by_username("nobody").await.unwrap().is_none());
+        assert!(matches!(
+            s.set_staff_login_state(&StaffId::from("ghost"), 0, None).await,
+            Err(DbError::NotFound { .. })
+        ));
     }
 }

@@ -172,6 +172,35 @@ pub trait Storage: Send + Sync {
     ) -> Result<i64, DbError>;
     async fn audit_for_subject(&self, subject: &str) -> Result<Vec<AuditEntry>, DbError>;
 
+    async fn create_session(&self, session: &Session) -> Result<(), DbError>;
+    /// The session with this token hash if it has not expired at `now`.
+    async fn live_session(&self, token_hash: &str, now: Millis) -> Result<Option<Session>, DbError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), DbError>;
+
+    /// Queues a message; a repeated id is a no-op (returns false).
+    async fn enqueue_outbox(&self, message: &OutboxMessage) -> Result<bool, DbError>;
+    async fn get_outbox(&self, id: &str) -> Result<Option<OutboxMessage>, DbError>;
+    /// Unsent messages whose next attempt is due at `now`, oldest first.
+    async fn due_outbox(&self, now: Millis, limit: i64) -> Result<Vec<OutboxMessage>, DbError>;
+    async fn outbox_sent(&self, id: &str, at: Millis) -> Result<(), DbError>;
+    /// Records a failed attempt and when to try again.
+    async fn outbox_failed(&self, id: &str, error: &str, next_attempt_at: Millis) -> Result<(), DbError>;
+
+    /// Saves (or refreshes) a push subscription, keyed by its endpoint.
+    async fn save_push_subscription(&self, subscription: &PushSubscription) -> Result<(), DbError>;
+    async fn push_subscriptions(&self, shopper: &ShopperId) -> Result<Vec<PushSubscription>, DbError>;
+    async fn delete_push_subscription(&self, endpoint: &str) -> Result<(), DbError>;
+
+    async fn create_staff(&self, staff: &Staff) -> Result<(), DbError>;
+    async fn staff_by_username(&self, username: &str) -> Result<Option<Staff>, DbError>;
+    /// Stores the outcome of a login attempt (failure count and lockout).
+    async fn set_staff_login_state(
+        &self,
+        id: &crate::ids::StaffId,
+        failed_logins: i64,
+        locked_until: Option<Millis>,
+    ) -> Result<(), DbError>;
+
     /// Adds `delta` units of `sku` on `plate`; returns the new quantity.
     async fn adjust_stock(
         &self,

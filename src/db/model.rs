@@ -254,3 +254,51 @@ pub struct StockLevel {
     pub quantity: i64,
     pub updated_at: Millis,
 }
+
+/// A shopper's login session; only a hash of the bearer token is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Session {
+    /// Hex SHA-256 of the bearer token.
+    pub token_hash: String,
+    pub shopper_id: ShopperId,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// A message waiting to be sent (or sent): receipt e-mails and pushes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct OutboxMessage {
+    /// Chosen by the writer (e.g. `receipt-email:<receipt id>`): enqueueing twice is a no-op.
+    pub id: String,
+    /// `email` or `push`.
+    pub kind: String,
+    pub recipient: String,
+    pub payload_json: String,
+    pub attempts: i64,
+    pub next_attempt_at: Millis,
+    pub sent_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A browser's Web Push subscription (RFC 8030 endpoint, RFC 8291 keys, base64url).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct PushSubscription {
+    pub endpoint: String,
+    pub shopper_id: ShopperId,
+    pub p256dh: String,
+    pub auth: String,
+    pub created_at: Millis,
+}
+
+/// A member of staff (`reviewer` or `manager`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Staff {
+    pub id: crate::ids::StaffId,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub failed_logins: i64,
+    pub locked_until: Option<Millis>,
+    pub created_at: Millis,
+}

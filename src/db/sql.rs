@@ -100,6 +100,7 @@ fn sqlite_constraint_name(message: &str) -> String {
         ("payments.idempotency_key", "payments_idempotency_key_unique"),
         ("products.store_id, products.sku", "products_pk"),
         ("facings.store_id, facings.plate_id, facings.sku", "facings_pk"),
+        ("staff.username", "staff_username_unique"),
     ];
     if message.starts_with("FOREIGN KEY constraint failed") {
         return "foreign_key".to_owned();
@@ -600,6 +601,116 @@ impl Storage for SqlStore {
     async fn audit_for_subject(&self, subject: &str) -> Result<Vec<AuditEntry>, DbError> {
         let sql = "SELECT * FROM audit_log WHERE subject = $1 ORDER BY seq";
         on_pool!(self, pool => sqlx::query_as(sql).bind(subject).fetch_all(pool).await).map_err(map_err)
+    }
+
+    async fn create_session(&self, x: &Session) -> Result<(), DbError> {
+        let sql = "INSERT INTO sessions (token_hash, shopper_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, pool => sqlx::query(sql).bind(&x.token_hash).bind(&x.shopper_id).bind(x.created_at).bind(x.expires_at)
+            .execute(pool).await.map(|_| ())).map_err(map_err)
+    }
+
+    async fn live_session(&self, token_hash: &str, now: Millis) -> Result<Option<Session>, DbError> {
+        let sql = "SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2";
+        on_pool!(self, pool => sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(pool).await)
+            .map_err(map_err)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), DbError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash)
+            .execute(pool).await.map(|_| ()))
+        .map_err(map_err)
+    }
+
+    async fn enqueue_outbox(&self, m: &OutboxMessage) -> Result<bool, DbError> {
+        let sql = "INSERT INTO outbox (id, kind, recipient, payload_json, attempts, next_attempt_at, sent_at, last_error, created_at)
+                   VALUES ($1, $2, $3, $4, 0, $5, NULL, NULL, $6) ON CONFLICT (id) DO NOTHING";
+        let n = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&m.id).bind(&m.kind).bind(&m.recipient).bind(&m.payload_json).bind(m.next_attempt_at).bind(m.created_at)
+            .execute(pool).await.map(|r| r.rows_affected())).map_err(map_err)?;
+        Ok(n == 1)
+    }
+
+    async fn get_outbox(&self, id: &str) -> Result<Option<OutboxMessage>, DbError> {
+        on_pool!(self, pool => sqlx::query_as("SELECT * FROM outbox WHERE id = $1").bind(id).fetch_optional(pool).await)
+            .map_err(map_err)
+    }
+
+    async fn due_outbox(&self, now: Millis, limit: i64) -> Result<Vec<OutboxMessage>, DbError> {
+        let sql = "SELECT * FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1
+                   ORDER BY next_attempt_at, created_at, id LIMIT $2";
+        on_pool!(self, pool => sqlx::query_as(sql).bind(now).bind(limit).fetch_all(pool).await).map_err(map_err)
+    }
+
+    async fn outbox_sent(&self, id: &str, at: Millis) -> Result<(), DbError> {
+        let sql = "UPDATE outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1";
+        let n =
+            on_pool!(self, pool => sqlx::query(sql).bind(id).bind(at).execute(pool).await.map(|r| r.rows_affected()))
+                .map_err(map_err)?;
+        if n == 0 {
+            return Err(DbError::NotFound { what: "outbox message", id: id.to_owned() });
+        }
+        Ok(())
+    }
+
+    async fn outbox_failed(&self, id: &str, error: &str, next_attempt_at: Millis) -> Result<(), DbError> {
+        let sql = "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+                   WHERE id = $1 AND sent_at IS NULL";
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(id).bind(error).bind(next_attempt_at)
+            .execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        if n == 0 {
+            return Err(DbError::NotFound { what: "unsent outbox message", id: id.to_owned() });
+        }
+        Ok(())
+    }
+
+    async fn save_push_subscription(&self, p: &PushSubscription) -> Result<(), DbError> {
+        let sql = "INSERT INTO push_subscriptions (endpoint, shopper_id, p256dh, auth, created_at) VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (endpoint) DO UPDATE SET shopper_id = $2, p256dh = $3, auth = $4, created_at = $5";
+        on_pool!(self, pool => sqlx::query(sql).bind(&p.endpoint).bind(&p.shopper_id).bind(&p.p256dh).bind(&p.auth)
+            .bind(p.created_at).execute(pool).await.map(|_| ()))
+        .map_err(map_err)
+    }
+
+    async fn push_subscriptions(&self, shopper: &ShopperId) -> Result<Vec<PushSubscription>, DbError> {
+        let sql = "SELECT * FROM push_subscriptions WHERE shopper_id = $1 ORDER BY created_at, endpoint";
+        on_pool!(self, pool => sqlx::query_as(sql).bind(shopper).fetch_all(pool).await).map_err(map_err)
+    }
+
+    async fn delete_push_subscription(&self, endpoint: &str) -> Result<(), DbError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1").bind(endpoint)
+            .execute(pool).await.map(|_| ()))
+        .map_err(map_err)
+    }
+
+    async fn create_staff(&self, x: &Staff) -> Result<(), DbError> {
+        let sql = "INSERT INTO staff (id, username, password_hash, role, failed_logins, locked_until, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        on_pool!(self, pool => sqlx::query(sql).bind(&x.id).bind(&x.username).bind(&x.password_hash).bind(&x.role)
+            .bind(x.failed_logins).bind(x.locked_until).bind(x.created_at)
+            .execute(pool).await.map(|_| ()))
+        .map_err(map_err)
+    }
+
+    async fn staff_by_username(&self, username: &str) -> Result<Option<Staff>, DbError> {
+        let sql = "SELECT * FROM staff WHERE username = $1";
+        on_pool!(self, pool => sqlx::query_as(sql).bind(username).fetch_optional(pool).await).map_err(map_err)
+    }
+
+    async fn set_staff_login_state(
+        &self,
+        id: &crate::ids::StaffId,
+        failed_logins: i64,
+        locked_until: Option<Millis>,
+    ) -> Result<(), DbError> {
+        let sql = "UPDATE staff SET failed_logins = $2, locked_until = $3 WHERE id = $1";
+        let n = on_pool!(self, pool => sqlx::query(sql).bind(id).bind(failed_logins).bind(locked_until)
+            .execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(map_err)?;
+        if n == 0 {
+            return Err(DbError::NotFound { what: "staff member", id: id.to_string() });
+        }
+        Ok(())
     }
 
     async fn adjust_stock(
