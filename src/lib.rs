@@ -28,6 +28,7 @@
 //! Still to come, per `docs/DESIGN.md`: `layout`, `fusion`, `visit`,
 //! `payments`, `notify`, `review`, `app`, `sim`.
 
+pub mod app;
 pub mod bench;
 pub mod catalog;
 pub mod checkout;
@@ -42,6 +43,7 @@ pub mod service;
 pub mod shelf;
 pub mod telemetry;
 pub mod vision;
+pub mod visit;
 
 /// Current unix time in milliseconds (the storage layer's time unit).
 pub fn now_ms() -> i64 {

@@ -63,7 +63,8 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let ingest = tokio::spawn(crate::shelf::live::run(opts, store_id.clone(), pipeline, events_tx, stop_rx));
     let recorder = tokio::spawn(record_shelf_events(events_rx, storage.clone(), catalog.store.id.clone()));
 
-    let state = AppState { storage: storage.clone(), metrics, backend };
+    let mut state = AppState::new(storage.clone(), metrics, backend);
+    state.payment_provider = if config.payments.provider == "stripe" { "stripe" } else { "sandbox" };
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.http.listen.clone(), source })?;

@@ -14,8 +14,7 @@ async fn state_with_store() -> (AppState, Arc<SqlStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/w.db", dir.path().display());
     let storage = Arc::new(SqlStore::connect(&ConnectOptions::new(url)).await.unwrap());
-    let state =
-        AppState { backend: storage.backend(), storage: storage.clone(), metrics: Arc::new(Metrics::default()) };
+    let state = AppState::new(storage.clone(), Arc::new(Metrics::default()), storage.backend());
     (state, storage, dir)
 }
 

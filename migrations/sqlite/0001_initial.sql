@@ -53,7 +53,7 @@ CREATE TABLE payment_methods (
     last4           TEXT NOT NULL CONSTRAINT payment_methods_last4_digits CHECK (length(last4) = 4),
     is_default      BOOLEAN NOT NULL DEFAULT FALSE,
     created_at      BIGINT NOT NULL,
-    CONSTRAINT payment_methods_token_unique UNIQUE (provider, provider_token)
+    CONSTRAINT payment_methods_token_unique UNIQUE (shopper_id, provider, provider_token)
 );
 
 CREATE TABLE devices (

@@ -91,7 +91,10 @@ fn sqlite_constraint_name(message: &str) -> String {
     let cols = message.strip_prefix("UNIQUE constraint failed: ").unwrap_or(message).trim();
     let known = [
         ("shoppers.email", "shoppers_email_unique"),
-        ("payment_methods.provider, payment_methods.provider_token", "payment_methods_token_unique"),
+        (
+            "payment_methods.shopper_id, payment_methods.provider, payment_methods.provider_token",
+            "payment_methods_token_unique",
+        ),
         ("devices.public_key", "devices_public_key_unique"),
         ("used_entry_tokens.jti", "used_entry_tokens_pk"),
         ("cart_events.id", "cart_events_id_unique"),

@@ -23,11 +23,23 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `sqlite` or `postgres`, for `/healthz`.
     pub backend: &'static str,
+    /// The payment provider new payment methods belong to (`sandbox`, `stripe`).
+    pub payment_provider: &'static str,
+    /// The entry gate; `None` answers gate scans with 503.
+    pub gate: Option<Arc<crate::visit::gate::Gate>>,
+}
+
+impl AppState {
+    /// Storage and metrics only: health, metrics and accounts work; gates answer 503.
+    pub fn new(storage: Arc<dyn Storage>, metrics: Arc<Metrics>, backend: &'static str) -> Self {
+        Self { storage, metrics, backend, payment_provider: "sandbox", gate: None }
+    }
 }
 
 /// The whole HTTP surface; tests drive it with `oneshot`, `serve` binds it.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .merge(crate::app::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

@@ -1,0 +1,27 @@
+//! The shopper-facing HTTP surface: the accounts API ([`api`]) with its
+//! authentication ([`auth`]), the gate scan ([`gate_api`]) and the OpenAPI
+//! document ([`openapi`]).
+
+pub mod api;
+pub mod auth;
+pub mod gate_api;
+pub mod openapi;
+
+use crate::http::AppState;
+use axum::Router;
+use axum::routing::{delete, get, post};
+
+/// The routes this module serves (merged into [`crate::http::app`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/accounts", post(api::sign_up))
+        .route("/api/v1/sessions", post(api::log_in).delete(api::log_out))
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/payment-methods", post(api::add_payment_method).get(api::list_payment_methods))
+        .route("/api/v1/devices", post(api::register_device))
+        .route("/api/v1/devices/{id}", delete(api::revoke_device))
+        .route("/api/v1/receipts", get(api::list_receipts))
+        .route("/api/v1/receipts/{id}", get(api::get_receipt))
+        .route("/gates/{gate}/scan", post(gate_api::scan))
+        .route("/openapi.json", get(openapi::document))
+}
