@@ -37,6 +37,7 @@ pub mod db;
 pub mod demo;
 pub mod http;
 pub mod ids;
+pub mod layout;
 pub mod money;
 pub mod mqtt;
 pub mod service;

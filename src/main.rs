@@ -39,6 +39,55 @@ enum Command {
     /// Benchmarks; each prints JSON.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Import a store from another system's files.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Store geometry and camera tools.
+    #[command(subcommand)]
+    Layout(LayoutCommand),
+    /// Draw an entry token as the shopper's phone would (reference client).
+    EntryToken {
+        /// Device key file (base64url Ed25519 seed); created when missing.
+        #[arg(long)]
+        device_key: PathBuf,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        device: String,
+        #[arg(long, default_value_t = 0)]
+        guests: u8,
+        /// Also write the token as a QR code PNG here.
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Convert the AiFi store (geometry, cameras, planogram, catalogue) into calibration/<store>/.
+    Aifi {
+        #[arg(long)]
+        store_meta: PathBuf,
+        #[arg(long)]
+        products: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum LayoutCommand {
+    /// Draw the projected plate outlines on camera stills (camera_K.png) and write PNGs.
+    Overlay {
+        /// A calibration folder (cameras.json, geometry.json).
+        #[arg(long)]
+        calibration: PathBuf,
+        /// Folder of stills named camera_K.png (K = the camera's file index).
+        #[arg(long)]
+        stills: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +171,35 @@ fn main() -> anyhow::Result<()> {
                 let opts = walkout::bench::shelf::ShelfBenchOptions { plates, duration_s, seed, external_broker };
                 let report = walkout::bench::shelf::run(&opts).await?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Import(ImportCommand::Aifi { store_meta, products, out }) => {
+                let report = walkout::layout::import_aifi(&store_meta, &products, &out)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Layout(LayoutCommand::Overlay { calibration, stills, out }) => {
+                let layout = walkout::layout::StoreLayout::load(&calibration)?;
+                let found = walkout::layout::overlay::find_stills(&layout, &stills)?;
+                let reports = walkout::layout::overlay_stills(&layout, &found, &out)?;
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+                Ok(())
+            }
+            Command::EntryToken { device_key, account, device, guests, png } => {
+                use walkout::visit::client::{DeviceKey, qr_png};
+                let key = if device_key.exists() {
+                    DeviceKey::load(&device_key)?
+                } else {
+                    let key = DeviceKey::generate();
+                    key.save(&device_key)?;
+                    eprintln!("new device key; register its public key: {}", key.public_key_b64());
+                    key
+                };
+                let token = key.draw(&account.into(), &device.into(), walkout::now_ms() / 1000, guests);
+                if let Some(path) = png {
+                    std::fs::write(&path, qr_png(&token, 6)?)?;
+                }
+                println!("{token}");
                 Ok(())
             }
             Command::Migrate => {

@@ -4,7 +4,10 @@
 //! - `store.toml`: id, name, address, VAT number, currency, tax mode;
 //! - `products.csv`: `sku,name,unit_weight_g,weight_tolerance_g,price,tax_class,age_restricted`
 //!   (price in the store's currency as a decimal string, e.g. `2.49`);
-//! - `planogram.csv`: `gondola,shelf,plate,sku`, one row per product facing.
+//! - `planogram.csv`: `gondola,shelf,plate,sku`, one row per product facing;
+//! - `pricing.toml` (optional): tax table, promotions and loyalty
+//!   ([`crate::checkout::PricingRules`]); without it prices carry no tax
+//!   classes the store could charge, so checkout refuses.
 //!
 //! Loading validates everything and names the file, line and field at fault.
 
@@ -63,6 +66,8 @@ pub struct Catalog {
     pub products: BTreeMap<Sku, Product>,
     /// Plate -> the products facing on it.
     pub planogram: BTreeMap<PlateId, Vec<Sku>>,
+    /// Tax, promotions and loyalty, when the store has a `pricing.toml`.
+    pub pricing: Option<crate::checkout::PricingRules>,
 }
 
 impl Catalog {
@@ -77,7 +82,8 @@ impl Catalog {
         }
         let products = load_products(&dir.join("products.csv"), &store.id, currency)?;
         let planogram = load_planogram(&dir.join("planogram.csv"), &products)?;
-        Ok(Self { store, currency, products, planogram })
+        let pricing = load_pricing(&dir.join("pricing.toml"), currency, &store.tax_mode, &products)?;
+        Ok(Self { store, currency, products, planogram, pricing })
     }
 
     /// The store row as stored.
@@ -148,6 +154,36 @@ impl Catalog {
         }
         plates_per_sku.values().filter(|n| **n > 1).count()
     }
+}
+
+/// `pricing.toml`, checked against the store: same currency and tax mode,
+/// and a rate for every tax class the products use.
+fn load_pricing(
+    path: &Path,
+    currency: Currency,
+    tax_mode: &str,
+    products: &BTreeMap<Sku, Product>,
+) -> Result<Option<crate::checkout::PricingRules>, CatalogError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(CatalogError::Read { path: path.to_owned(), source }),
+    };
+    let rules: crate::checkout::PricingRules = toml::from_str(&text).map_err(|e| invalid(path, e.to_string()))?;
+    rules.validate().map_err(|e| invalid(path, e.to_string()))?;
+    if rules.currency != currency {
+        return Err(invalid(path, format!("currency {} differs from store.toml's {currency}", rules.currency)));
+    }
+    let mode =
+        serde_json::to_value(rules.tax_mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    if mode != tax_mode {
+        return Err(invalid(path, format!("tax_mode {mode} differs from store.toml's {tax_mode}")));
+    }
+    let today = chrono::Utc::now().date_naive();
+    for p in products.values() {
+        rules.tax_table.rate(&p.tax_class, today).map_err(|e| invalid(path, format!("product {}: {e}", p.sku)))?;
+    }
+    Ok(Some(rules))
 }
 
 fn read(path: &Path) -> Result<String, CatalogError> {

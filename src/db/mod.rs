@@ -57,7 +57,8 @@ pub struct NewCartEvent {
     pub at: Millis,
 }
 
-/// A receipt to issue; the database assigns the store's next number.
+/// A receipt to issue; the database assigns the store's next number, and
+/// the document (`body_json`) is rendered once that number is known.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewReceipt {
     pub id: String,
@@ -68,8 +69,10 @@ pub struct NewReceipt {
     pub currency: String,
     pub total_minor: i64,
     pub tax_minor: i64,
-    pub body_json: String,
 }
+
+/// Renders a receipt's JSON document for its assigned number.
+pub type RenderReceipt<'a> = &'a (dyn Fn(i64) -> String + Send + Sync);
 
 /// The outcome of recording a payment operation under its idempotency key.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,9 +129,10 @@ pub trait Storage: Send + Sync {
     /// The visit's ledger in append order.
     async fn cart_events(&self, visit: &VisitId) -> Result<Vec<CartEvent>, DbError>;
 
-    /// Issues the visit's receipt with the store's next sequential number.
+    /// Issues the visit's receipt with the store's next sequential number,
+    /// its document rendered by `render(number)` inside the same transaction.
     /// Idempotent per visit: a repeat returns the receipt already issued.
-    async fn issue_receipt(&self, receipt: &NewReceipt) -> Result<Receipt, DbError>;
+    async fn issue_receipt(&self, receipt: &NewReceipt, render: RenderReceipt<'_>) -> Result<Receipt, DbError>;
     async fn get_receipt(&self, id: &str) -> Result<Option<Receipt>, DbError>;
     async fn receipts_for_shopper(&self, shopper: &ShopperId) -> Result<Vec<Receipt>, DbError>;
 

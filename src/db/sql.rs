@@ -427,7 +427,7 @@ impl Storage for SqlStore {
         on_pool!(self, pool => sqlx::query_as(sql).bind(visit).fetch_all(pool).await).map_err(map_err)
     }
 
-    async fn issue_receipt(&self, r: &NewReceipt) -> Result<Receipt, DbError> {
+    async fn issue_receipt(&self, r: &NewReceipt, render: RenderReceipt<'_>) -> Result<Receipt, DbError> {
         let existing = "SELECT * FROM receipts WHERE visit_id = $1";
         let found: Option<Receipt> =
             on_pool!(self, pool => sqlx::query_as(existing).bind(&r.visit_id).fetch_optional(pool).await)
@@ -447,7 +447,7 @@ impl Storage for SqlStore {
                 "INSERT INTO receipts (id, store_id, receipt_no, visit_id, shopper_id, issued_at, currency, total_minor, tax_minor, body_json)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *")
                 .bind(&r.id).bind(&r.store_id).bind(no).bind(&r.visit_id).bind(&r.shopper_id).bind(r.issued_at)
-                .bind(&r.currency).bind(r.total_minor).bind(r.tax_minor).bind(&r.body_json)
+                .bind(&r.currency).bind(r.total_minor).bind(r.tax_minor).bind(render(no))
                 .fetch_one(&mut *tx).await.map_err(map_err)?;
             tx.commit().await.map_err(map_err)?;
             Ok(receipt)
