@@ -22,6 +22,12 @@ pub enum ServeError {
     Catalog(#[from] crate::catalog::CatalogError),
     #[error(transparent)]
     Mqtt(#[from] MqttError),
+    #[error(transparent)]
+    Payments(#[from] crate::payments::ProviderError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
+    #[error("store: {0}")]
+    Store(String),
     #[error("mqtt.host / mqtt.port: {0}")]
     BrokerAddress(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -60,11 +66,18 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
         ShelfPipeline::new(&store_id, catalog.shelf_catalog(), PipelineParams::with_defaults(), metrics.shelf.clone());
     let (events_tx, events_rx) = mpsc::channel(256);
     let opts = client_options(&config.mqtt, &format!("walkout-shelf-{}", std::process::id()))?;
-    let ingest = tokio::spawn(crate::shelf::live::run(opts, store_id.clone(), pipeline, events_tx, stop_rx));
+    let ingest = tokio::spawn(crate::shelf::live::run(opts, store_id.clone(), pipeline, events_tx, stop_rx.clone()));
     let recorder = tokio::spawn(record_shelf_events(events_rx, storage.clone(), catalog.store.id.clone()));
 
+    let commerce = Commerce::start(config, &catalog, storage.clone(), stop_rx.clone()).await?;
+    let notify_worker = tokio::spawn(async move {
+        let clock: Arc<dyn crate::notify::Clock> = Arc::new(crate::notify::SystemClock);
+        commerce.worker.run(clock, std::time::Duration::from_secs(5), commerce.stop).await;
+    });
     let mut state = AppState::new(storage.clone(), metrics, backend);
     state.payment_provider = if config.payments.provider == "stripe" { "stripe" } else { "sandbox" };
+    state.gate = Some(commerce.gate);
+    state.vapid_public_key = Some(commerce.vapid_public_key);
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.http.listen.clone(), source })?;
@@ -74,9 +87,67 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let _ = stop_tx.send(true);
     let _ = ingest.await;
     let _ = recorder.await;
+    let _ = notify_worker.await;
     storage.close().await;
     tracing::info!("walkout stopped");
     Ok(())
+}
+
+/// Payments, notifications, the gate and the exit, built from config.
+pub struct Commerce {
+    pub gate: Arc<crate::visit::gate::Gate>,
+    pub exit: Arc<crate::visit::exit::Exit>,
+    pub worker: crate::notify::OutboxWorker,
+    pub vapid_public_key: String,
+    stop: watch::Receiver<bool>,
+}
+
+impl Commerce {
+    pub async fn start(
+        config: &Config,
+        catalog: &Catalog,
+        storage: Arc<dyn Storage>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Self, ServeError> {
+        use crate::payments::{PaymentService, SystemClock, provider_from_config};
+        let rules = catalog.pricing.clone().ok_or_else(|| {
+            ServeError::Store(format!(
+                "{}: no pricing.toml, so nothing can be charged",
+                config.store.calibration_dir.display()
+            ))
+        })?;
+        let provider = provider_from_config(&config.payments, Arc::new(SystemClock)).await?;
+        let payments = Arc::new(PaymentService::new(storage.clone(), provider, Arc::new(SystemClock)));
+        let notify = crate::notify::from_config(&config.notify, storage.clone())?;
+        let holds = crate::visit::hold::PaymentHolds {
+            storage: storage.clone(),
+            payments: payments.clone(),
+            per_person_minor: config.payments.hold_per_person_minor,
+            currency: catalog.currency,
+        };
+        let gate = crate::visit::gate::Gate {
+            storage: storage.clone(),
+            store: catalog.store.id.clone(),
+            payments: Arc::new(holds),
+            tracks: Arc::new(crate::visit::gate::NoTracker),
+            skew_s: 5,
+        };
+        let exit = crate::visit::exit::Exit {
+            storage,
+            payments,
+            notifier: notify.notifier,
+            rules,
+            timezone: catalog.store.timezone.clone(),
+            review_below_confidence: 0.9,
+        };
+        Ok(Self {
+            gate: Arc::new(gate),
+            exit: Arc::new(exit),
+            worker: notify.worker,
+            vapid_public_key: notify.vapid_public_key,
+            stop,
+        })
+    }
 }
 
 /// Logs each shelf event and keeps stock levels in storage.

@@ -300,3 +300,52 @@ pub async fn get_receipt(
         _ => Err(ApiError::not_found("receipt")),
     }
 }
+
+/// A browser's PushSubscription as `PushSubscription.toJSON()` gives it.
+#[derive(Deserialize)]
+pub struct NewPushSubscription {
+    pub endpoint: String,
+    pub keys: PushKeys,
+}
+
+#[derive(Deserialize)]
+pub struct PushKeys {
+    pub p256dh: String,
+    pub auth: String,
+}
+
+#[derive(Serialize)]
+pub struct PushKey {
+    #[serde(rename = "applicationServerKey")]
+    pub application_server_key: String,
+}
+
+/// The VAPID public key the app subscribes with.
+pub async fn push_key(State(state): State<AppState>) -> Result<Json<PushKey>, ApiError> {
+    let key = state.vapid_public_key.clone().ok_or_else(|| ApiError::unavailable("web push", "no VAPID key loaded"))?;
+    Ok(Json(PushKey { application_server_key: key }))
+}
+
+pub async fn save_push_subscription(
+    State(state): State<AppState>,
+    Shopper(shopper): Shopper,
+    Json(req): Json<NewPushSubscription>,
+) -> Result<StatusCode, ApiError> {
+    let bad = |m: &str| ApiError::bad_request("invalid_subscription", m.to_owned());
+    if !req.endpoint.starts_with("https://") || req.endpoint.len() > 2048 {
+        return Err(bad("the endpoint must be an https:// URL"));
+    }
+    let decoded_len = |s: &str| B64.decode(s.trim_end_matches('=')).map(|b| b.len()).unwrap_or(0);
+    if decoded_len(&req.keys.p256dh) != 65 || decoded_len(&req.keys.auth) != 16 {
+        return Err(bad("keys.p256dh must be a 65-byte P-256 point and keys.auth 16 bytes, base64url"));
+    }
+    let subscription = crate::db::PushSubscription {
+        endpoint: req.endpoint,
+        shopper_id: shopper,
+        p256dh: req.keys.p256dh,
+        auth: req.keys.auth,
+        created_at: crate::now_ms(),
+    };
+    state.storage.save_push_subscription(&subscription).await.map_err(db)?;
+    Ok(StatusCode::CREATED)
+}

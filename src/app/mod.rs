@@ -22,6 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/devices/{id}", delete(api::revoke_device))
         .route("/api/v1/receipts", get(api::list_receipts))
         .route("/api/v1/receipts/{id}", get(api::get_receipt))
+        .route("/api/v1/push/key", get(api::push_key))
+        .route("/api/v1/push/subscriptions", post(api::save_push_subscription))
         .route("/gates/{gate}/scan", post(gate_api::scan))
         .route("/openapi.json", get(openapi::document))
 }

@@ -27,12 +27,14 @@ pub struct AppState {
     pub payment_provider: &'static str,
     /// The entry gate; `None` answers gate scans with 503.
     pub gate: Option<Arc<crate::visit::gate::Gate>>,
+    /// VAPID public key (base64url) for the app's push subscriptions.
+    pub vapid_public_key: Option<String>,
 }
 
 impl AppState {
     /// Storage and metrics only: health, metrics and accounts work; gates answer 503.
     pub fn new(storage: Arc<dyn Storage>, metrics: Arc<Metrics>, backend: &'static str) -> Self {
-        Self { storage, metrics, backend, payment_provider: "sandbox", gate: None }
+        Self { storage, metrics, backend, payment_provider: "sandbox", gate: None, vapid_public_key: None }
     }
 }
 

@@ -35,6 +35,18 @@ pub trait GateTracks: Send + Sync {
     async fn track_at_gate(&self, gate: &str, at_ms: i64) -> Option<TrackId>;
 }
 
+/// Until the vision tracker runs, no track is bound at the gate: visits open
+/// unbound, and their events must come from another source (the ledger API,
+/// the simulator).
+pub struct NoTracker;
+
+#[async_trait::async_trait]
+impl GateTracks for NoTracker {
+    async fn track_at_gate(&self, _gate: &str, _at_ms: i64) -> Option<TrackId> {
+        None
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
     #[error(transparent)]
@@ -92,12 +104,10 @@ impl Gate {
             return Err(TokenError::Replayed.into());
         }
         let party = 1 + i64::from(claims.guests);
-        let visit_id = VisitId::random();
-        self.payments.hold(&visit_id, &claims.account, party).await?;
         let visit = Visit {
-            id: visit_id,
+            id: VisitId::random(),
             store_id: self.store.clone(),
-            shopper_id: claims.account,
+            shopper_id: claims.account.clone(),
             device_id: Some(device_id),
             party_size: party,
             status: VisitStatus::Entered,
@@ -106,7 +116,13 @@ impl Gate {
             exited_at: None,
             settled_at: None,
         };
+        // The visit exists before its hold (payments refer to it); a refused
+        // hold cancels it, so the record says who tried to enter and why not.
         self.storage.create_visit(&visit).await?;
+        if let Err(refused) = self.payments.hold(&visit.id, &claims.account, party).await {
+            self.storage.set_visit_status(&visit.id, VisitStatus::Cancelled, now_ms).await?;
+            return Err(refused.into());
+        }
         tracing::info!(gate, visit = %visit.id, party, track = ?visit.track_id, "visit opened");
         Ok(visit)
     }

@@ -3,5 +3,7 @@
 //! pre-authorisation hold and opens the visit.
 
 pub mod client;
+pub mod exit;
 pub mod gate;
+pub mod hold;
 pub mod token;

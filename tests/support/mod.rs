@@ -1,0 +1,6 @@
+//! Shared fixtures of the integration tests (each test file that needs
+//! them declares `mod support;`).
+
+#![allow(dead_code)]
+
+pub mod smtp;
