@@ -55,6 +55,8 @@ pub struct PaymentsConfig {
     pub provider: String,
     /// Pre-authorisation hold per member of the party, in the store currency's minor units.
     pub hold_per_person_minor: i64,
+    /// Disputed lines up to this amount (minor units) are refunded at once; above it, staff review.
+    pub auto_refund_max_minor: i64,
     /// The sandbox provider's own ledger (SQLite), so it remembers across restarts.
     pub sandbox_ledger: String,
     /// Stripe secret API key (`sk_live_...` / `sk_test_...`).
@@ -69,6 +71,7 @@ impl Default for PaymentsConfig {
         Self {
             provider: "sandbox".into(),
             hold_per_person_minor: 5_000,
+            auto_refund_max_minor: 500,
             sandbox_ledger: "data/sandbox-provider.db".into(),
             stripe_secret_key: Secret::default(),
             stripe_api_base: "https://api.stripe.com".into(),
@@ -287,6 +290,12 @@ impl Config {
         }
         if self.payments.provider == "stripe" && self.payments.stripe_secret_key.expose().is_empty() {
             return invalid("payments.stripe_secret_key", "is required when payments.provider = \"stripe\"");
+        }
+        if self.payments.auto_refund_max_minor < 0 {
+            return invalid(
+                "payments.auto_refund_max_minor",
+                "must be 0 (always review) or a positive amount in minor units",
+            );
         }
         if self.payments.hold_per_person_minor <= 0 {
             return invalid("payments.hold_per_person_minor", "must be a positive amount in minor units");

@@ -104,6 +104,14 @@ enum BenchCommand {
         #[arg(long)]
         external_broker: Option<std::net::SocketAddr>,
     },
+    /// Exit -> capture -> receipt latency at N concurrent exits, and gate token verification.
+    Checkout {
+        /// postgres://... (a schema of its own is created and dropped) or sqlite (a temporary file).
+        #[arg(long, default_value = "sqlite")]
+        database_url: String,
+        #[arg(long, default_value_t = 100)]
+        exits: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -200,6 +208,11 @@ fn main() -> anyhow::Result<()> {
                     std::fs::write(&path, qr_png(&token, 6)?)?;
                 }
                 println!("{token}");
+                Ok(())
+            }
+            Command::Bench(BenchCommand::Checkout { database_url, exits }) => {
+                let report = walkout::bench::checkout::run(&database_url, exits, &config.store.calibration_dir).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
             Command::Migrate => {

@@ -78,6 +78,12 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     state.payment_provider = if config.payments.provider == "stripe" { "stripe" } else { "sandbox" };
     state.gate = Some(commerce.gate);
     state.vapid_public_key = Some(commerce.vapid_public_key);
+    state.payments = Some(commerce.payments);
+    state.auto_refund_max_minor = config.payments.auto_refund_max_minor;
+    if !config.payments.stripe_webhook_secret.expose().is_empty() {
+        let verifier = crate::payments::WebhookVerifier::new(config.payments.stripe_webhook_secret.clone());
+        state.stripe_webhooks = Some(Arc::new(verifier));
+    }
     let listener = tokio::net::TcpListener::bind(&config.http.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: config.http.listen.clone(), source })?;
@@ -96,6 +102,7 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
 /// Payments, notifications, the gate and the exit, built from config.
 pub struct Commerce {
     pub gate: Arc<crate::visit::gate::Gate>,
+    pub payments: Arc<crate::payments::PaymentService>,
     pub exit: Arc<crate::visit::exit::Exit>,
     pub worker: crate::notify::OutboxWorker,
     pub vapid_public_key: String,
@@ -134,7 +141,7 @@ impl Commerce {
         };
         let exit = crate::visit::exit::Exit {
             storage,
-            payments,
+            payments: payments.clone(),
             notifier: notify.notifier,
             rules,
             timezone: catalog.store.timezone.clone(),
@@ -142,6 +149,7 @@ impl Commerce {
         };
         Ok(Self {
             gate: Arc::new(gate),
+            payments,
             exit: Arc::new(exit),
             worker: notify.worker,
             vapid_public_key: notify.vapid_public_key,

@@ -4,12 +4,12 @@
 //! and revoked-device tokens are refused with distinct codes; two gate
 //! processes sharing the database accept a token once.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+mod support;
+
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
+use support::http::call;
 use walkout::db::{ConnectOptions, SqlStore, Storage};
 use walkout::http::{AppState, app};
 use walkout::ids::{ShopperId, StoreId, TrackId, VisitId};
@@ -77,24 +77,6 @@ impl Shop {
         state.gate = Some(Arc::new(gate));
         app(state)
     }
-}
-
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let body = if body.is_null() { Body::empty() } else { Body::from(body.to_string()) };
-    let response = router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 struct Account {

@@ -9,12 +9,10 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use tower::ServiceExt;
+use support::http::call;
 use walkout::catalog::Catalog;
 use walkout::config::NotifyConfig;
 use walkout::db::{CartEventKind, ConnectOptions, NewCartEvent, PushSubscription, SqlStore, Storage};
@@ -55,23 +53,6 @@ async fn push_endpoint() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
     let url = format!("http://{}/push/phone-1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (url, received)
-}
-
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let response = router.clone().oneshot(req.body(Body::from(body.to_string())).unwrap()).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 fn pick(visit: &VisitId, n: usize, sku: &str, quantity: i64, kind: CartEventKind) -> NewCartEvent {
@@ -121,6 +102,8 @@ async fn a_visit_from_sign_up_to_receipt_by_email_and_push() {
     };
     let mut state = AppState::new(storage.clone(), Arc::new(Metrics::default()), "sqlite");
     state.gate = Some(Arc::new(gate));
+    state.payments = Some(payments.clone());
+    state.auto_refund_max_minor = 100;
     let router = app(state);
     let notify_config = NotifyConfig {
         smtp_host: "127.0.0.1".into(),
@@ -253,6 +236,30 @@ async fn a_visit_from_sign_up_to_receipt_by_email_and_push() {
     // The receipts API lists it for the shopper.
     let (_, list) = call(&router, "GET", "/api/v1/receipts", Some(&session), Value::Null).await;
     assert_eq!(list[0]["total_minor"], receipt.total_minor);
+
+    // Disputes: the water line (under 1.00) is refunded at once, and a retry
+    // of the same dispute refunds nothing more; the cans (1.58) go to review.
+    let water = document.cart.lines.iter().find(|l| l.sku.as_str() == "DM-0002").unwrap().line_no;
+    let cans = document.cart.lines.iter().find(|l| l.sku.as_str() == "DM-0018").unwrap().line_no;
+    let path = format!("/api/v1/receipts/{}/disputes", receipt.id);
+    let water_dispute = json!({"request_id": "d-1", "line_no": water, "quantity": 1, "note": "I did not take this"});
+    for _ in 0..2 {
+        let (status, outcome) = call(&router, "POST", &path, Some(&session), water_dispute.clone()).await;
+        assert_eq!((status, outcome["outcome"].as_str()), (StatusCode::OK, Some("refunded")), "{outcome}");
+    }
+    let refunds: Vec<_> =
+        sandbox.movements(visit.as_str()).await.unwrap().into_iter().filter(|m| m.kind == "refund").collect();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    let water_paid = document.cart.lines.iter().find(|l| l.line_no == water).unwrap().gross_minor;
+    assert_eq!(refunds[0].amount_minor, water_paid);
+    let (status, outcome) =
+        call(&router, "POST", &path, Some(&session), json!({"request_id": "d-2", "line_no": cans, "quantity": 3}))
+            .await;
+    assert_eq!((status, outcome["outcome"].as_str()), (StatusCode::OK, Some("review")), "{outcome}");
+    let (status, _) =
+        call(&router, "POST", &path, Some(&session), json!({"request_id": "d-3", "line_no": water, "quantity": 1}))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the water was refunded already");
 
     // A second visit with beer goes to review: nothing is captured.
     let token = key.draw(&shopper, &device, walkout::now_ms() / 1000, 0);

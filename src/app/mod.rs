@@ -4,8 +4,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod disputes;
 pub mod gate_api;
 pub mod openapi;
+pub mod webhooks;
 
 use crate::http::AppState;
 use axum::Router;
@@ -22,8 +24,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/devices/{id}", delete(api::revoke_device))
         .route("/api/v1/receipts", get(api::list_receipts))
         .route("/api/v1/receipts/{id}", get(api::get_receipt))
+        .route("/api/v1/receipts/{id}/disputes", post(disputes::dispute))
         .route("/api/v1/push/key", get(api::push_key))
         .route("/api/v1/push/subscriptions", post(api::save_push_subscription))
         .route("/gates/{gate}/scan", post(gate_api::scan))
         .route("/openapi.json", get(openapi::document))
+        .route("/webhooks/stripe", post(webhooks::stripe))
 }

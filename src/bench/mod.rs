@@ -1,6 +1,7 @@
 //! Benchmarks: throughput figures printed as JSON (`walkout bench ...`).
 //! Tests check behaviour; speed lives here, measured, never asserted.
 
+pub mod checkout;
 pub mod shelf;
 
 /// Runs `f` `rounds` times and returns the per-round seconds, sorted.

@@ -29,12 +29,28 @@ pub struct AppState {
     pub gate: Option<Arc<crate::visit::gate::Gate>>,
     /// VAPID public key (base64url) for the app's push subscriptions.
     pub vapid_public_key: Option<String>,
+    /// Refunds for disputes; `None` answers them with 503.
+    pub payments: Option<Arc<crate::payments::PaymentService>>,
+    /// Disputes up to this amount (minor units) are refunded without review.
+    pub auto_refund_max_minor: i64,
+    /// Verifies Stripe's webhook signatures; `None` answers them with 503.
+    pub stripe_webhooks: Option<Arc<crate::payments::WebhookVerifier>>,
 }
 
 impl AppState {
     /// Storage and metrics only: health, metrics and accounts work; gates answer 503.
     pub fn new(storage: Arc<dyn Storage>, metrics: Arc<Metrics>, backend: &'static str) -> Self {
-        Self { storage, metrics, backend, payment_provider: "sandbox", gate: None, vapid_public_key: None }
+        Self {
+            storage,
+            metrics,
+            backend,
+            payment_provider: "sandbox",
+            gate: None,
+            vapid_public_key: None,
+            payments: None,
+            auto_refund_max_minor: 0,
+            stripe_webhooks: None,
+        }
     }
 }
 

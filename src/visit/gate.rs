@@ -8,7 +8,7 @@
 //! Every refusal has a distinct code and is logged with the device and
 //! account it claimed (never the token itself).
 
-use super::token::{TokenError, parse};
+use super::token::{EntryClaims, TokenError, parse};
 use crate::db::{DbError, Storage, Visit, VisitStatus};
 use crate::ids::{DeviceId, ShopperId, StoreId, TrackId, VisitId};
 use std::sync::Arc;
@@ -88,7 +88,10 @@ impl Gate {
         result
     }
 
-    async fn admit(&self, gate: &str, token: &str, now_ms: i64) -> Result<Visit, GateError> {
+    /// Verifies a token and uses up its `jti`: signature against the
+    /// registered key of the device it names, revocation, times. The part of
+    /// a scan that `walkout bench checkout` times.
+    pub async fn verify(&self, token: &str, now_ms: i64) -> Result<(EntryClaims, DeviceId), GateError> {
         let unverified = parse(token)?;
         let device_id: DeviceId = unverified.claims.device.clone();
         let device = self.storage.get_device(&device_id).await?.ok_or(TokenError::UnknownDevice)?;
@@ -103,6 +106,11 @@ impl Gate {
         if !self.storage.consume_entry_token(&claims.jti, &device_id, now_ms).await? {
             return Err(TokenError::Replayed.into());
         }
+        Ok((claims, device_id))
+    }
+
+    async fn admit(&self, gate: &str, token: &str, now_ms: i64) -> Result<Visit, GateError> {
+        let (claims, device_id) = self.verify(token, now_ms).await?;
         let party = 1 + i64::from(claims.guests);
         let visit = Visit {
             id: VisitId::random(),
