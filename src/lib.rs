@@ -17,16 +17,23 @@
 //! | [`db`] | the [`db::Storage`] trait and its SQLite / PostgreSQL implementation |
 //! | [`mqtt`] | the embedded broker, client options (TLS, credentials), a reconnecting subscriber |
 //! | [`shelf`] | plate readings over MQTT -> change detection -> product inference -> stock |
-//! | [`checkout`] | pricing with `rust_decimal`: VAT / sales tax, promotions, loyalty, receipts, refunds |
-//! | [`bench`] | throughput benchmarks (`walkout bench ...`, JSON) |
+//! | [`layout`] | store geometry, the camera model and projections, the AiFi importer, overlays |
 //! | [`vision`] | (so far) loading the ONNX Runtime library the models run on |
+//! | [`fusion`] | (so far) the per-visit cart ledger: the cart derived from its events |
+//! | [`visit`] | entry tokens, the reference client, the gate, the exit (review or charge) |
+//! | [`checkout`] | pricing with `rust_decimal`: VAT / sales tax, promotions, loyalty, receipts, refunds |
+//! | [`payments`] | the provider trait, sandbox and Stripe, idempotent hold / capture / refund |
+//! | [`notify`] | receipt e-mail (SMTP or files), Web Push (VAPID, RFC 8291), the retrying outbox |
+//! | [`app`] | the shopper accounts API, gate scans, disputes, Stripe webhooks, `/openapi.json` |
+//! | [`bench`] | benchmarks (`walkout bench ...`, JSON) |
 //! | [`telemetry`] | `tracing` logs and the Prometheus metrics registry |
 //! | [`http`] | the axum router ([`http::app`]), [`http::ApiError`], `/healthz`, `/metrics` |
 //! | [`service`] | the long-running `serve` process and its graceful shutdown |
 //! | [`demo`] | `walkout demo`: the embedded store, set up and reported |
 //!
-//! Still to come, per `docs/DESIGN.md`: `layout`, `fusion`, `visit`,
-//! `payments`, `notify`, `review`, `app`, `sim`.
+//! Still to come, per `docs/DESIGN.md`: the vision pipeline and tracker,
+//! fusion's attribution, `review` (the staff console), the shopper web app,
+//! and `sim`.
 
 pub mod app;
 pub mod bench;
