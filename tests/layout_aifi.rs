@@ -227,14 +227,6 @@ fn import_round_trips_through_the_loaders() {
     assert!(report.warnings.iter().all(|w| !w.contains("not in the store geometry")), "{:?}", report.warnings);
     assert!(catalog.planogram[&PlateId::new(1, 6, 1)].contains(&Sku::from("fiji-nat-artsn-wtr-1-5l")));
     assert_eq!(catalog.products.len(), report.products);
-
-    // WALKOUT_AIFI_IMPORT_DIR=calibration/aifi-nanostore regenerates the committed import
-    if let Some(dir) = std::env::var_os("WALKOUT_AIFI_IMPORT_DIR") {
-        let data = PathBuf::from(DATA);
-        let report =
-            import_aifi(&data.join("store_meta"), &data.join("products-cps-test-01.csv"), Path::new(&dir)).unwrap();
-        println!("{report:#?}");
-    }
 }
 
 #[test]
