@@ -74,6 +74,13 @@ pub fn init(configured: &str) -> Result<LoadedRuntime, RuntimeError> {
     Ok(loaded.clone())
 }
 
+/// The process-wide environment created by [`init`] (model sessions are
+/// built on it; `ort` allows one per process).
+pub fn environment(configured: &str) -> Result<&'static ort::environment::Environment, RuntimeError> {
+    init(configured)?;
+    Ok(&ENVIRONMENT.get().expect("init stored the environment").0)
+}
+
 fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
