@@ -112,20 +112,7 @@ pub async fn dispute(
             .await
             .map_err(db)?
             .ok_or_else(|| ApiError::not_found("visit"))?;
-        let case = ReviewCase {
-            id: case_id.clone(),
-            visit_id: receipt.visit_id.clone(),
-            store_id: visit.store_id,
-            reason,
-            status: "open".into(),
-            claimed_by: None,
-            claimed_at: None,
-            decided_by: None,
-            decided_at: None,
-            decision: None,
-            comment: None,
-            created_at: now,
-        };
+        let case = ReviewCase::open(case_id.clone(), receipt.visit_id.clone(), visit.store_id, reason, now);
         match state.storage.open_review_case(&case).await {
             Ok(()) | Err(DbError::Conflict { .. }) => {}
             Err(e) => return Err(db(e)),

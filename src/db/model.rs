@@ -236,6 +236,26 @@ pub struct ReviewCase {
     pub created_at: Millis,
 }
 
+impl ReviewCase {
+    /// A new, open case (unclaimed, undecided).
+    pub fn open(id: CaseId, visit_id: VisitId, store_id: StoreId, reason: String, created_at: Millis) -> Self {
+        Self {
+            id,
+            visit_id,
+            store_id,
+            reason,
+            status: "open".into(),
+            claimed_by: None,
+            claimed_at: None,
+            decided_by: None,
+            decided_at: None,
+            decision: None,
+            comment: None,
+            created_at,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub seq: i64,

@@ -93,23 +93,9 @@ impl Exit {
         at_ms: i64,
     ) -> Result<ExitOutcome, ExitError> {
         let case = CaseId(format!("case-{}", visit.id));
-        let opened = self
-            .storage
-            .open_review_case(&ReviewCase {
-                id: case.clone(),
-                visit_id: visit.id.clone(),
-                store_id: visit.store_id.clone(),
-                reason: reasons.join("; "),
-                status: "open".into(),
-                claimed_by: None,
-                claimed_at: None,
-                decided_by: None,
-                decided_at: None,
-                decision: None,
-                comment: None,
-                created_at: at_ms,
-            })
-            .await;
+        let case_row =
+            ReviewCase::open(case.clone(), visit.id.clone(), visit.store_id.clone(), reasons.join("; "), at_ms);
+        let opened = self.storage.open_review_case(&case_row).await;
         match opened {
             Ok(()) | Err(DbError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
