@@ -549,20 +549,7 @@ mod cases {
     pub async fn review_cases_are_decided_by_one_reviewer(s: Arc<SqlStore>) {
         let visit = seed_visit(&s, "visit-rv").await;
         for (id, at) in [("case-2", 20), ("case-1", 10)] {
-            let case = ReviewCase {
-                id: CaseId::from(id),
-                visit_id: visit.clone(),
-                store_id: store_id(),
-                reason: "low_confidence".into(),
-                status: "open".into(),
-                claimed_by: None,
-                claimed_at: None,
-                decided_by: None,
-                decided_at: None,
-                decision: None,
-                comment: None,
-                created_at: at,
-            };
+            let case = ReviewCase::open(CaseId::from(id), visit.clone(), store_id(), "low_confidence".into(), at);
             s.open_review_case(&case).await.unwrap();
         }
         let open = s.list_review_cases(&store_id(), "open").await.unwrap();
