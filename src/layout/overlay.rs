@@ -32,6 +32,14 @@ const PALETTE: [(f64, f64, f64); 6] = [
     (255.0, 0.0, 255.0),
     (255.0, 255.0, 0.0),
 ];
+/// Text in `colour` with a black outline, readable on any background.
+fn outlined_text(img: &mut Mat, text: &str, at: Point, colour: Scalar) -> opencv::Result<()> {
+    for (thickness, c) in [(3, Scalar::new(0.0, 0.0, 0.0, 0.0)), (1, colour)] {
+        imgproc::put_text(img, text, at, imgproc::FONT_HERSHEY_SIMPLEX, 0.6, c, thickness, imgproc::LINE_AA, false)?;
+    }
+    Ok(())
+}
+
 /// Points per plate edge: edges bend under lens distortion.
 const EDGE_STEPS: usize = 8;
 
@@ -102,37 +110,11 @@ pub fn draw_overlay(
         let mid = scale(front.iter().fold([0.0; 3], |acc, p| add(acc, *p)), 1.0 / front.len().max(1) as f64);
         if let Some(p) = pixel(camera, mid).filter(|p| camera.in_image([p.x as f64, p.y as f64])) {
             let text = format!("G{gondola}");
-            for (thickness, c) in [(3, Scalar::new(0.0, 0.0, 0.0, 0.0)), (1, colour(gondola))] {
-                imgproc::put_text(
-                    &mut img,
-                    &text,
-                    p,
-                    imgproc::FONT_HERSHEY_SIMPLEX,
-                    0.6,
-                    c,
-                    thickness,
-                    imgproc::LINE_AA,
-                    false,
-                )
-                .map_err(cv_err(image))?;
-            }
+            outlined_text(&mut img, &text, p, colour(gondola)).map_err(cv_err(image))?;
         }
     }
     let title = format!("camera {label}");
-    for (thickness, c) in [(3, Scalar::new(0.0, 0.0, 0.0, 0.0)), (1, Scalar::new(255.0, 255.0, 255.0, 0.0))] {
-        imgproc::put_text(
-            &mut img,
-            &title,
-            Point::new(8, 20),
-            imgproc::FONT_HERSHEY_SIMPLEX,
-            0.6,
-            c,
-            thickness,
-            imgproc::LINE_AA,
-            false,
-        )
-        .map_err(cv_err(image))?;
-    }
+    outlined_text(&mut img, &title, Point::new(8, 20), Scalar::new(255.0, 255.0, 255.0, 0.0)).map_err(cv_err(image))?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|source| LayoutError::Write { path: dir.to_owned(), source })?;
     }
