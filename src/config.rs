@@ -45,7 +45,27 @@ pub struct Config {
     pub onnxruntime: OnnxRuntimeConfig,
     pub payments: PaymentsConfig,
     pub notify: NotifyConfig,
+    pub fusion: FusionConfig,
     pub log: LogConfig,
+}
+
+/// Who-took-what decisions and the review policy (chosen from the
+/// simulator's curves: `walkout bench accuracy`, docs/fusion.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FusionConfig {
+    /// A cart event under this confidence sends the visit to staff review.
+    pub review_below_confidence: f64,
+    /// Below this probability for the best visit, a shelf event is flagged as unattributed.
+    pub min_attribution_p: f64,
+    /// Shelf events settling this many seconds after a visit left still go on its cart.
+    pub grace_s: f64,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        Self { review_below_confidence: 0.9, min_attribution_p: 0.6, grace_s: 6.0 }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -222,7 +242,7 @@ pub enum ConfigError {
     Invalid { key: &'static str, reason: String },
 }
 
-const SECTIONS: &[&str] = &["store", "database", "http", "mqtt", "onnxruntime", "payments", "notify", "log"];
+const SECTIONS: &[&str] = &["store", "database", "http", "mqtt", "onnxruntime", "payments", "notify", "fusion", "log"];
 
 impl Config {
     /// Reads `path` if given (it must exist), else `walkout.toml` in the
@@ -305,6 +325,15 @@ impl Config {
         }
         if !self.notify.from.contains('@') {
             return invalid("notify.from", "must be an e-mail address, e.g. `Shop <receipts@shop.example>`");
+        }
+        if !(0.0..=1.0).contains(&self.fusion.review_below_confidence) {
+            return invalid("fusion.review_below_confidence", "must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&self.fusion.min_attribution_p) {
+            return invalid("fusion.min_attribution_p", "must be between 0 and 1");
+        }
+        if !(0.0..=600.0).contains(&self.fusion.grace_s) {
+            return invalid("fusion.grace_s", "must be between 0 and 600 seconds");
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return invalid("log.format", "must be `human` or `json`");

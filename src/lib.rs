@@ -18,22 +18,21 @@
 //! | [`mqtt`] | the embedded broker, client options (TLS, credentials), a reconnecting subscriber |
 //! | [`shelf`] | plate readings over MQTT -> change detection -> product inference -> stock |
 //! | [`layout`] | store geometry, the camera model and projections, the AiFi importer, overlays |
-//! | [`vision`] | (so far) loading the ONNX Runtime library the models run on |
-//! | [`fusion`] | (so far) the per-visit cart ledger: the cart derived from its events |
+//! | [`vision`] | ONNX models through ort, capture, floor projection, the multi-camera tracker |
+//! | [`fusion`] | who took what: attribution, visit linking, the cart ledger, the review policy |
+//! | [`sim`] | the seeded store simulator: shoppers, plate readings, pose observations, truth |
 //! | [`visit`] | entry tokens, the reference client, the gate, the exit (review or charge) |
 //! | [`checkout`] | pricing with `rust_decimal`: VAT / sales tax, promotions, loyalty, receipts, refunds |
 //! | [`payments`] | the provider trait, sandbox and Stripe, idempotent hold / capture / refund |
 //! | [`notify`] | receipt e-mail (SMTP or files), Web Push (VAPID, RFC 8291), the retrying outbox |
 //! | [`app`] | the shopper accounts API, gate scans, disputes, Stripe webhooks, `/openapi.json` |
-//! | [`bench`] | benchmarks (`walkout bench ...`, JSON) |
+//! | [`bench`] | benchmarks and the accuracy scorer (`walkout bench ...`, JSON) |
 //! | [`telemetry`] | `tracing` logs and the Prometheus metrics registry |
 //! | [`http`] | the axum router ([`http::app`]), [`http::ApiError`], `/healthz`, `/metrics` |
 //! | [`service`] | the long-running `serve` process and its graceful shutdown |
 //! | [`demo`] | `walkout demo`: the embedded store, set up and reported |
 //!
-//! Still to come, per `docs/DESIGN.md`: the vision pipeline and tracker,
-//! fusion's attribution, `review` (the staff console), the shopper web app,
-//! and `sim`.
+//! Still to come, per `docs/DESIGN.md`: `review` (the staff console).
 
 pub mod app;
 pub mod bench;
@@ -52,6 +51,7 @@ pub mod notify;
 pub mod payments;
 pub mod service;
 pub mod shelf;
+pub mod sim;
 pub mod telemetry;
 pub mod vision;
 pub mod visit;

@@ -45,6 +45,15 @@ enum Command {
     /// Store geometry and camera tools.
     #[command(subcommand)]
     Layout(LayoutCommand),
+    /// Camera calibration: intrinsics from checkerboard images, poses from marked points.
+    #[command(subcommand)]
+    Calibrate(CalibrateCommand),
+    /// Camera vision: shopper tracking.
+    #[command(subcommand)]
+    Vision(VisionCommand),
+    /// The store simulator.
+    #[command(subcommand)]
+    Sim(SimCommand),
     /// Draw an entry token as the shopper's phone would (reference client).
     EntryToken {
         /// Device key file (base64url Ed25519 seed); created when missing.
@@ -76,6 +85,46 @@ enum ImportCommand {
 }
 
 #[derive(Subcommand)]
+enum CalibrateCommand {
+    /// Intrinsics and distortion from checkerboard images (OpenCV calibrateCamera); writes an intrinsics file.
+    Intrinsics {
+        /// Folder of checkerboard images (png, jpg, bmp, tif), all from one camera at one size.
+        #[arg(long)]
+        images: PathBuf,
+        /// Inner corners, columns x rows, e.g. 9x6.
+        #[arg(long)]
+        board: String,
+        /// Side of one square, millimetres.
+        #[arg(long)]
+        square_mm: f64,
+        /// The intrinsics file to write (walkout.intrinsics.v1 JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A camera's pose from marked points (CSV x,y,z,u,v[,label]; OpenCV solvePnP); updates cameras.json.
+    Extrinsics {
+        /// The camera's id in cameras.json.
+        #[arg(long)]
+        camera: String,
+        /// Marked points: world metres x,y,z and pixel u,v.
+        #[arg(long)]
+        points: PathBuf,
+        /// Intrinsics file from `calibrate intrinsics`; default: the camera's entry in cameras.json.
+        #[arg(long)]
+        intrinsics: Option<PathBuf>,
+        /// A calibration folder whose cameras.json is updated.
+        #[arg(long, required_unless_present = "out")]
+        calibration: Option<PathBuf>,
+        /// The cameras file to write instead of <calibration>/cameras.json.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Keep the camera's centre from cameras.json and fit only its aim.
+        #[arg(long)]
+        keep_centre: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum LayoutCommand {
     /// Draw the projected plate outlines on camera stills (camera_K.png) and write PNGs.
     Overlay {
@@ -91,7 +140,64 @@ enum LayoutCommand {
 }
 
 #[derive(Subcommand)]
+enum VisionCommand {
+    /// Track shoppers in the videos of one recording: one JSON line per frame time on stdout.
+    Track {
+        /// Folder of <recording>camK.mp4 files (K = the camera's file_index).
+        #[arg(long)]
+        videos: PathBuf,
+        /// A calibration folder (cameras.json, geometry.json).
+        #[arg(long)]
+        calibration: PathBuf,
+        /// Unix seconds of the recording's first frame.
+        #[arg(long)]
+        start: f64,
+        /// Pose model manifest.
+        #[arg(long, default_value = "models/movenet-multipose.toml")]
+        model: PathBuf,
+        /// Clothing-embedding model manifest, or "none".
+        #[arg(long, default_value = "models/mobilenetv2-embed.toml")]
+        appearance_model: String,
+        /// Process every N-th frame.
+        #[arg(long, default_value_t = 1)]
+        every: u32,
+        /// Which recording (the file name before camK) when the folder holds several; default: most cameras.
+        #[arg(long)]
+        recording: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Write the demo store's generated geometry.json and cameras.json.
+    Layout {
+        #[arg(long, default_value = "calibration/demo-store")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
+    /// Receipt accuracy on a simulated store through the real pipeline (JSON + Markdown, optional PNG plots).
+    Accuracy {
+        /// standard, crowded, adversarial, or all.
+        #[arg(long, default_value = "standard")]
+        scenario: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Parties (visits) arriving; each is one shopper or a host with guests.
+        #[arg(long, default_value_t = 40)]
+        shoppers: usize,
+        /// Where the JSON report, the Markdown table and receipts go.
+        #[arg(long, default_value = "target/walkout-accuracy")]
+        out: PathBuf,
+        /// Also write PNG plots (accuracy against crowding, store map) here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// The demo store's catalogue folder.
+        #[arg(long, default_value = "calibration/demo-store")]
+        calibration: PathBuf,
+    },
     /// Shelf detector and ingest throughput (synthetic plates from the fitted noise model).
     Shelf {
         #[arg(long, default_value_t = 350)]
@@ -103,6 +209,24 @@ enum BenchCommand {
         /// Also measure end to end through this broker, e.g. 127.0.0.1:1883 (Mosquitto).
         #[arg(long)]
         external_broker: Option<std::net::SocketAddr>,
+    },
+    /// Vision pipeline per-stage frames/s per core on the AiFi videos, beside Python onnxruntime on the same tensors.
+    Vision {
+        /// Folder of one recording's <name>camK.mp4 files.
+        #[arg(long, default_value = "../shared/data/aifi-nanostore/video")]
+        videos: PathBuf,
+        /// Frame times per camera.
+        #[arg(long, default_value_t = 40)]
+        frames: usize,
+        /// Calibration folder; default: the AiFi store imported from <videos>/..
+        #[arg(long)]
+        calibration: Option<PathBuf>,
+        /// Pose model manifest.
+        #[arg(long, default_value = "models/movenet-multipose.toml")]
+        model: PathBuf,
+        /// Python of the reference's environment (make bench-setup).
+        #[arg(long, default_value = ".local/venv/bin/python")]
+        python: PathBuf,
     },
     /// Exit -> capture -> receipt latency at N concurrent exits, and gate token verification.
     Checkout {
@@ -186,6 +310,57 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
+            Command::Vision(VisionCommand::Track {
+                videos,
+                calibration,
+                start,
+                model,
+                appearance_model,
+                every,
+                recording,
+            }) => {
+                use walkout::vision::{pipeline::TrackOptions, track_cmd};
+                let opts = TrackOptions {
+                    videos,
+                    recording,
+                    calibration,
+                    start_unix: start,
+                    model,
+                    appearance_model: track_cmd::appearance_model(&appearance_model),
+                    every,
+                    onnxruntime: config.onnxruntime.library_path.clone(),
+                    params: Default::default(),
+                };
+                let summary = track_cmd::track(&opts, &mut std::io::stdout().lock())?;
+                eprintln!("{}", serde_json::to_string(&summary)?);
+                Ok(())
+            }
+            Command::Calibrate(CalibrateCommand::Intrinsics { images, board, square_mm, out }) => {
+                let report = walkout::layout::calibrate::commands::intrinsics(&images, &board, square_mm, &out)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Calibrate(CalibrateCommand::Extrinsics {
+                camera,
+                points,
+                intrinsics,
+                calibration,
+                out,
+                keep_centre,
+            }) => {
+                let cameras_file =
+                    out.or_else(|| calibration.map(|d| d.join("cameras.json"))).context("--out or --calibration")?;
+                let opts = walkout::layout::calibrate::commands::ExtrinsicsOptions {
+                    camera: camera.as_str().into(),
+                    points,
+                    intrinsics,
+                    cameras_file,
+                    keep_centre,
+                };
+                let report = walkout::layout::calibrate::commands::extrinsics(&opts)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
             Command::Layout(LayoutCommand::Overlay { calibration, stills, out }) => {
                 let layout = walkout::layout::StoreLayout::load(&calibration)?;
                 let found = walkout::layout::overlay::find_stills(&layout, &stills)?;
@@ -208,6 +383,44 @@ fn main() -> anyhow::Result<()> {
                     std::fs::write(&path, qr_png(&token, 6)?)?;
                 }
                 println!("{token}");
+                Ok(())
+            }
+            Command::Bench(BenchCommand::Vision { videos, frames, calibration, model, python }) => {
+                let opts = walkout::bench::vision::VisionBenchOptions {
+                    videos,
+                    calibration,
+                    frames,
+                    model,
+                    python,
+                    script: PathBuf::from("scripts/ort_reference.py"),
+                    onnxruntime: config.onnxruntime.library_path.clone(),
+                };
+                let report = walkout::bench::vision::run(&opts)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Sim(SimCommand::Layout { out }) => {
+                walkout::sim::demo_layout::write(&out)?;
+                println!("{}", serde_json::json!({ "written": [out.join("geometry.json"), out.join("cameras.json")] }));
+                Ok(())
+            }
+            Command::Bench(BenchCommand::Accuracy { scenario, seed, shoppers, out, plot, calibration }) => {
+                let scenarios = walkout::bench::accuracy::cli::scenarios(&scenario).map_err(anyhow::Error::msg)?;
+                let template = walkout::bench::accuracy::AccuracyOptions {
+                    scenario: scenarios[0],
+                    seed,
+                    parties: shoppers,
+                    calibration,
+                    fusion: walkout::fusion::FusionParams::from_config(&config.fusion),
+                    review_below_confidence: config.fusion.review_below_confidence,
+                    progress: true,
+                    receipts_dir: None,
+                };
+                let summary = tokio::task::spawn_blocking(move || {
+                    walkout::bench::accuracy::cli::run_all(&scenarios, &template, &out, plot.as_deref())
+                })
+                .await??;
+                println!("{}", serde_json::to_string_pretty(&summary)?);
                 Ok(())
             }
             Command::Bench(BenchCommand::Checkout { database_url, exits }) => {

@@ -145,7 +145,7 @@ impl Commerce {
             notifier: notify.notifier,
             rules,
             timezone: catalog.store.timezone.clone(),
-            review_below_confidence: 0.9,
+            review_below_confidence: config.fusion.review_below_confidence,
         };
         Ok(Self {
             gate: Arc::new(gate),

@@ -47,11 +47,50 @@ impl ShelfMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CameraLabels {
+    pub camera: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CameraDropLabels {
+    pub camera: String,
+    pub cause: &'static str,
+}
+
+/// Vision capture: frames delivered per camera, frames dropped per camera
+/// and cause (`queue_full`: a live stream's consumer was slow; `bad_frame`:
+/// an empty or failed read).
+#[derive(Clone, Default)]
+pub struct VisionMetrics {
+    pub frames: Family<CameraLabels, Counter>,
+    pub dropped: Family<CameraDropLabels, Counter>,
+}
+
+impl VisionMetrics {
+    pub fn frame(&self, camera: &str) {
+        self.frames.get_or_create(&CameraLabels { camera: camera.to_owned() }).inc();
+    }
+
+    pub fn drop(&self, camera: &str, cause: &'static str) {
+        self.dropped.get_or_create(&CameraDropLabels { camera: camera.to_owned(), cause }).inc();
+    }
+
+    pub fn frames_count(&self, camera: &str) -> u64 {
+        self.frames.get_or_create(&CameraLabels { camera: camera.to_owned() }).get()
+    }
+
+    pub fn dropped_count(&self, camera: &str, cause: &'static str) -> u64 {
+        self.dropped.get_or_create(&CameraDropLabels { camera: camera.to_owned(), cause }).get()
+    }
+}
+
 /// Every metric the process exports, registered once at start.
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub shelf: ShelfMetrics,
+    pub vision: VisionMetrics,
 }
 
 impl Default for Metrics {
@@ -64,7 +103,14 @@ impl Default for Metrics {
         registry.register("shelf_dropped", "Plate messages or samples dropped, by cause", shelf.dropped.clone());
         registry.register("shelf_events", "Shelf events emitted", shelf.events.clone());
         registry.register("shelf_degraded_plates", "Plates currently silent (degraded)", shelf.degraded_plates.clone());
-        Self { registry, http_requests, shelf }
+        let vision = VisionMetrics::default();
+        registry.register("vision_frames", "Camera frames captured, by camera", vision.frames.clone());
+        registry.register(
+            "vision_frames_dropped",
+            "Camera frames dropped, by camera and cause",
+            vision.dropped.clone(),
+        );
+        Self { registry, http_requests, shelf, vision }
     }
 }
 
@@ -89,5 +135,15 @@ mod tests {
         assert!(text.contains("# TYPE walkout_http_requests counter"), "{text}");
         assert!(text.contains("walkout_http_requests_total{route=\"/healthz\",status=\"200\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn vision_frame_counters_are_exported_per_camera() {
+        let m = Metrics::default();
+        m.vision.frame("1");
+        m.vision.drop("1", "queue_full");
+        let text = m.render();
+        assert!(text.contains("walkout_vision_frames_total{camera=\"1\"} 1"), "{text}");
+        assert!(text.contains("walkout_vision_frames_dropped_total{camera=\"1\",cause=\"queue_full\"} 1"), "{text}");
     }
 }

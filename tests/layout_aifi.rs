@@ -1,11 +1,16 @@
-//! The AiFi Nanostore import checked against the real data: eye-read
-//! landmarks on the `camera_angles` stills against the projection, and the
-//! importer's output read back by the loaders. Every test skips (printing a
-//! `SKIPPED:` line) when `../shared/data/aifi-nanostore` is absent.
+//! The AiFi Nanostore import checked against the real data: the landmarks
+//! of `calibration/aifi-landmarks.csv` (read by eye on the `camera_angles`
+//! stills, and the shopper's ankles on test-1 frames) against the projection
+//! with AiFi's poses and with the re-estimated ones, held-out landmarks
+//! included, and the importer's output read back by the loaders. Every test
+//! skips (printing a `SKIPPED:` line) when `../shared/data/aifi-nanostore`
+//! is absent.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use walkout::ids::{CameraId, PlateId, Sku};
 use walkout::layout::aifi::{self, INCH_M};
+use walkout::layout::calibrate::{Correspondence, solve_rotation};
 use walkout::layout::{Camera, StoreLayout, import_aifi};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/aifi-nanostore");
@@ -20,82 +25,24 @@ fn data() -> Option<PathBuf> {
     }
 }
 
-/// Shelf heights (plate tops, metres) from `Shelves.json`, shelves 1..6.
-const G1_SHELF_Z: [f64; 6] = [0.3302, 0.5556, 0.8096, 1.089, 1.3748, 1.6986];
-const G2_5_SHELF_Z: [f64; 6] = [0.3302, 0.5937, 0.889, 1.1684, 1.4224, 1.6478];
-/// The run's shelf fronts (gondolas 1-4) are at y = 0.4921 - 0.4064 m.
-const RUN_FRONT_Y: f64 = 0.0857;
-
-/// A point read by eye on a still: what it is, its world position (from the
-/// AiFi geometry) and the pixel (x right, y down) read on a 3-5x zoom of the
-/// 640x360 PNG with a 10 px grid; reading precision about +-4 px.
+/// A world point read by eye on a still, from the committed landmarks file.
 struct Landmark {
-    what: &'static str,
+    what: String,
     world: [f64; 3],
     pixel: [f64; 2],
+    held_out: bool,
 }
 
-fn lm(what: &'static str, world: [f64; 3], pixel: [f64; 2]) -> Landmark {
-    Landmark { what, world, pixel }
-}
-
-/// Eye-read landmarks per still `camera_K.png`.
-fn landmarks() -> Vec<(u32, Vec<Landmark>)> {
-    let g1_left = |s: usize| [0.0254, RUN_FRONT_Y, G1_SHELF_Z[s - 1]];
-    let g4_right = |s: usize| [4.2926, RUN_FRONT_Y, G2_5_SHELF_Z[s - 1]];
-    vec![
-        // still 2: the near (right) end of the run, gondola 4, white shelf lips stacked from the top
-        (
-            2,
-            vec![
-                lm("G4 shelf 6 front-right corner (top white lip, right end)", g4_right(6), [585.0, 200.0]),
-                lm("G4 shelf 5 front-right corner", g4_right(5), [546.0, 236.0]),
-                lm("G4 shelf 4 front-right corner", g4_right(4), [516.0, 264.0]),
-                lm("G4 shelf 3 front-right corner", g4_right(3), [489.0, 290.0]),
-                lm("G4 shelf 2 front-right corner", g4_right(2), [466.0, 312.0]),
-                lm("G4 shelf 1 front-right corner", g4_right(1), [450.0, 332.0]),
-            ],
-        ),
-        // still 3: the far end of the run by the TV wall, seen edge-on at the right edge
-        (3, vec![lm("G1 shelf 6 front-left corner (far end of the top lip)", g1_left(6), [528.0, 62.0])]),
-        // still 4: the far (left) end of the run by the TV wall: FIJI water on G1's top shelf
-        (
-            4,
-            vec![
-                lm("G1 shelf 6 front-left corner (under the FIJI 1.5 l bottles)", g1_left(6), [366.0, 50.0]),
-                lm("G1 shelf 5 front-left corner", g1_left(5), [362.0, 84.0]),
-                lm("G1 shelf 4 front-left corner", g1_left(4), [360.0, 112.0]),
-                lm("G1 shelf 3 front-left corner", g1_left(3), [356.0, 135.0]),
-                lm("G1 shelf 2 front-left corner", g1_left(2), [354.0, 154.0]),
-                lm("G1 shelf 1 front-left corner", g1_left(1), [352.0, 172.0]),
-                lm(
-                    "G1 shelf 6 front-right corner (step down to G2's lip)",
-                    [1.2446, RUN_FRONT_Y, 1.6986],
-                    [446.0, 106.0],
-                ),
-                lm("G2 shelf 6 front-left corner", [1.2446, RUN_FRONT_Y, 1.6478], [447.0, 112.0]),
-            ],
-        ),
-        // still 5: gondola 5 facing the camera at the end of the aisle
-        (
-            5,
-            vec![
-                lm("G5 shelf 6 front-left corner", [4.5085, -0.3016, 1.6478], [82.0, 70.0]),
-                lm("G5 shelf 6 front-right corner", [4.5085, -1.216, 1.6478], [207.0, 68.0]),
-            ],
-        ),
-        // still 6: gondola 5 at the far end, and the far end of the run
-        (
-            6,
-            vec![
-                lm("G5 back panel top-left corner", [4.9149, -0.3016, 2.0701], [372.0, 15.0]),
-                lm("G5 back panel top-right corner", [4.9149, -1.216, 2.0701], [473.0, 14.0]),
-                lm("G5 shelf 6 front-left corner", [4.5085, -0.3016, 1.6478], [358.0, 52.0]),
-                lm("G5 shelf 6 front-right corner", [4.5085, -1.216, 1.6478], [462.0, 51.0]),
-                lm("G4 shelf 6 front-right corner (end of the run)", g4_right(6), [350.0, 52.0]),
-            ],
-        ),
-    ]
+/// The world landmarks of `calibration/aifi-landmarks.csv` per still `camera_K.png`.
+fn landmarks() -> BTreeMap<u32, Vec<Landmark>> {
+    let mut out: BTreeMap<u32, Vec<Landmark>> = BTreeMap::new();
+    for m in aifi::parse_landmarks(aifi::LANDMARKS_CSV).unwrap() {
+        if let aifi::Target::World(world) = m.target {
+            let l = Landmark { what: m.name, world, pixel: m.pixel, held_out: !m.fit };
+            out.entry(m.file_index).or_default().push(l);
+        }
+    }
+    out
 }
 
 /// RMS pixel error of a still's landmarks seen by `camera`; `None` when a
@@ -116,34 +63,86 @@ fn import_into(dir: &Path) -> (PathBuf, walkout::layout::ImportReport) {
     (out, report)
 }
 
-/// Largest RMS error (px) of the landmarks of one still under the settled
-/// camera mapping. The AiFi poses reproduce the stills only to this: see
-/// docs/calibration.md, "How good the AiFi poses are". A wrong convention
-/// (Tw world->camera, centimetres, another camera) puts the landmarks behind
-/// the camera or thousands of pixels away.
-const TOLERANCE_PX: f64 = 200.0;
+/// Largest error (px) of any world landmark, fitted or held out, with the
+/// re-estimated poses. The rest is the eye-reading (+-4 px) and gondola 5,
+/// which the stills show about 20 % wider than `Gondolas.json` makes it
+/// (docs/calibration.md, "Camera poses"). With AiFi's own poses the errors
+/// were 60-190 px (the test's tolerance was 200 px).
+const TOLERANCE_PX: f64 = 30.0;
+/// RMS (px) of the held-out world landmarks after the re-estimation (9.1 px
+/// measured; 103 px with AiFi's poses).
+const HELD_OUT_RMS_PX: f64 = 12.0;
 
 #[test]
 fn eye_read_landmarks_land_near_their_projection() {
     let Some(_) = data() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (out, _) = import_into(tmp.path());
+    let (out, report) = import_into(tmp.path());
     let layout = StoreLayout::load(&out).unwrap();
-    let mut checked = 0;
+    let (mut checked, mut held_out_sq, mut held_out_n) = (0, 0.0, 0);
     for (still, marks) in landmarks() {
         let (id, camera) = layout.camera_by_file_index(still).expect("mapped still");
         for m in &marks {
             let p = camera.project(m.world).expect("landmark in view");
             let err = (p[0] - m.pixel[0]).hypot(p[1] - m.pixel[1]);
             println!(
-                "camera_{still}.png as camera {id}: {:<55} read ({:>3}, {:>3}) projected ({:>6.1}, {:>6.1}) error {err:>5.1} px",
-                m.what, m.pixel[0], m.pixel[1], p[0], p[1]
+                "camera_{still}.png as camera {id}: {:<58} {} read ({:>3}, {:>3}) projected ({:>6.1}, {:>6.1}) error {err:>5.1} px",
+                m.what,
+                if m.held_out { "check" } else { "fit  " },
+                m.pixel[0],
+                m.pixel[1],
+                p[0],
+                p[1]
             );
             assert!(err < TOLERANCE_PX, "camera_{still}.png {}: {err:.1} px", m.what);
+            if m.held_out {
+                held_out_sq += err * err;
+                held_out_n += 1;
+            }
             checked += 1;
         }
     }
-    assert!(checked >= 6);
+    assert!(checked >= 20 && held_out_n >= 4, "{checked} landmarks, {held_out_n} held out");
+    let held_out = (held_out_sq / held_out_n as f64).sqrt();
+    println!("held-out world landmarks: {held_out:.1} px RMS; import report: {:?}", report.poses.world_check_rms_px);
+    assert!(held_out < HELD_OUT_RMS_PX, "held-out RMS {held_out:.1} px");
+    let [before, after] = report.poses.world_check_rms_px;
+    assert!(before > 60.0 && (after - held_out).abs() < 1e-6, "{before} -> {after}");
+    // the shared focal-length scale is what the stills ask for: the same fit
+    // with AiFi's focal lengths kept reproduces the world points far worse
+    let [fit_kept, check_kept] = report.poses.aifi_focal_world_rms_px;
+    println!("with AiFi's focal lengths kept: {fit_kept:.1} px fitted, {check_kept:.1} px held out");
+    assert!(fit_kept > 2.0 * report.poses.world_fit_rms_px[1] && check_kept > 2.0 * after, "{fit_kept} {check_kept}");
+}
+
+/// The held-out ties (the shopper's ankles at frames the fit did not use,
+/// seen by two or more test-1 cameras) land on one floor spot: within
+/// 0.1 m (median) and 0.3 m (worst) with the re-estimated poses, where
+/// AiFi's put them metres apart.
+#[test]
+fn cameras_agree_on_held_out_floor_points() {
+    let Some(data) = data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, report) = import_into(tmp.path());
+    let [before, after] = &report.poses.check_ties;
+    println!("held-out ankles, AiFi poses: {before:?}\nre-estimated: {after:?}");
+    assert!(after.pairs >= 15, "{after:?}");
+    assert!(after.median_m < 0.1 && after.p90_m < 0.15 && after.max_m < 0.3, "{after:?}");
+    assert!(before.median_m > 1.0, "AiFi's poses disagree by metres: {before:?}");
+    // the loaders give the same figure from the written cameras.json
+    let layout = StoreLayout::load(&out).unwrap();
+    let marks = aifi::parse_landmarks(aifi::LANDMARKS_CSV).unwrap();
+    let again = aifi::poses::tie_agreement(&layout.cameras, &marks);
+    assert!((again.median_m - after.median_m).abs() < 1e-6, "{again:?}");
+    // the shared focal-length scale and the aim changes stay physical
+    assert!((0.6..0.8).contains(&report.poses.focal_scale), "{}", report.poses.focal_scale);
+    for c in &report.poses.cameras {
+        assert!(c.rotation_change_deg < 40.0, "camera {} re-aimed by {:.1} degrees", c.id, c.rotation_change_deg);
+        let centre = layout.cameras[&c.id].centre();
+        let aifi = aifi::read_cameras(&data.join("store_meta")).unwrap().cameras;
+        let given = aifi.iter().find(|a| a.id == c.id).unwrap().camera.centre();
+        assert!((0..3).all(|i| (centre[i] - given[i]).abs() < 1e-6), "camera {} keeps its centre", c.id);
+    }
 }
 
 /// The two naive mappings fail outright: with calibration id = K (the
@@ -155,7 +154,7 @@ fn naive_camera_mappings_are_rejected() {
     let Some(data) = data() else { return };
     let cameras = aifi::read_cameras(&data.join("store_meta")).unwrap().cameras;
     let camera = |id: u32| &cameras.iter().find(|c| c.id == CameraId::from(id.to_string())).expect("camera").camera;
-    let marks: std::collections::BTreeMap<u32, Vec<Landmark>> = landmarks().into_iter().collect();
+    let marks = landmarks();
     let fit = |still: u32, id: u32| rms(camera(id), &marks[&still]);
     for still in [4, 5, 6] {
         assert_eq!(fit(still, still), None, "camera_{still}.png: camera {still} should not see these landmarks");
@@ -166,6 +165,30 @@ fn naive_camera_mappings_are_rejected() {
         let settled = cameras.iter().find(|c| c.file_index == Some(*still)).expect("mapped");
         let e = rms(&settled.camera, marks).expect("the settled camera sees its still's landmarks");
         println!("camera_{still}.png = camera {}: landmark RMS {e:.0} px", settled.id);
+    }
+}
+
+/// Refitting only the aim of the two stills with the most world points, at
+/// AiFi's focal lengths and at 0.7 of them: the shorter focal length fits
+/// several times better, on each still alone (the joint fit's `s = 0.700`
+/// is no artefact of mixing cameras).
+#[test]
+fn aim_only_fits_prefer_the_shorter_focal_length() {
+    let Some(data) = data() else { return };
+    let cameras = aifi::read_cameras(&data.join("store_meta")).unwrap().cameras;
+    let marks = landmarks();
+    for (still, id) in [(2, "2"), (4, "6")] {
+        let camera = &cameras.iter().find(|c| c.id == CameraId::from(id)).unwrap().camera;
+        let points: Vec<Correspondence> = marks[&still]
+            .iter()
+            .map(|m| Correspondence { world: m.world, pixel: m.pixel, label: m.what.clone() })
+            .collect();
+        let at = |s: f64| solve_rotation(&aifi::poses::scale_intrinsics(camera, s), &points).unwrap().rms_px;
+        let (aifi_f, short_f) = (at(1.0), at(0.7));
+        println!(
+            "camera_{still}.png (camera {id}), aim refitted: {aifi_f:.1} px at AiFi's focal length, {short_f:.1} px at 0.7 of it"
+        );
+        assert!(short_f < aifi_f / 2.5, "camera_{still}.png: {short_f} vs {aifi_f}");
     }
 }
 
@@ -208,14 +231,16 @@ fn import_round_trips_through_the_loaders() {
             assert!((0..3).all(|i| (a[i] - b[i]).abs() < 1e-6), "{id}");
         }
     }
-    let cams = aifi::read_cameras(&PathBuf::from(DATA).join("store_meta")).unwrap().cameras;
+    let mut cams = aifi::read_cameras(&PathBuf::from(DATA).join("store_meta")).unwrap().cameras;
+    aifi::reestimate(&mut cams, &aifi::parse_landmarks(aifi::LANDMARKS_CSV).unwrap()).unwrap();
     for c in &cams {
         let loaded = &layout.cameras[&c.id];
         let probe = [2.0, -0.5, 1.0];
         let (a, b) = (c.camera.project(probe), loaded.project(probe));
         assert_eq!(a.is_some(), b.is_some());
+        // intrinsics are written to the micro-pixel
         if let (Some(a), Some(b)) = (a, b) {
-            assert!((a[0] - b[0]).abs() < 1e-6 && (a[1] - b[1]).abs() < 1e-6, "camera {}", c.id);
+            assert!((a[0] - b[0]).abs() < 1e-3 && (a[1] - b[1]).abs() < 1e-3, "camera {}: {a:?} vs {b:?}", c.id);
         }
     }
     let catalog = walkout::catalog::Catalog::load(&out).expect("the catalogue loader accepts the import");

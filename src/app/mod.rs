@@ -1,12 +1,13 @@
 //! The shopper-facing HTTP surface: the accounts API ([`api`]) with its
-//! authentication ([`auth`]), the gate scan ([`gate_api`]) and the OpenAPI
-//! document ([`openapi`]).
+//! authentication ([`auth`]), the gate scan ([`gate_api`]), the OpenAPI
+//! document ([`openapi`]) and the shopper's installable web app ([`web`]).
 
 pub mod api;
 pub mod auth;
 pub mod disputes;
 pub mod gate_api;
 pub mod openapi;
+pub mod web;
 pub mod webhooks;
 
 use crate::http::AppState;
@@ -24,10 +25,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/devices/{id}", delete(api::revoke_device))
         .route("/api/v1/receipts", get(api::list_receipts))
         .route("/api/v1/receipts/{id}", get(api::get_receipt))
-        .route("/api/v1/receipts/{id}/disputes", post(disputes::dispute))
+        .route("/api/v1/receipts/{id}/disputes", post(disputes::dispute).get(web::disputes::list))
         .route("/api/v1/push/key", get(api::push_key))
         .route("/api/v1/push/subscriptions", post(api::save_push_subscription))
         .route("/gates/{gate}/scan", post(gate_api::scan))
         .route("/openapi.json", get(openapi::document))
         .route("/webhooks/stripe", post(webhooks::stripe))
+        .merge(web::routes())
 }

@@ -55,6 +55,14 @@ pub const OPERATIONS: &[Operation] = &[
         Some("Dispute"),
         200,
     ),
+    op(
+        "get",
+        "/api/v1/receipts/{id}/disputes",
+        "The disputes on a receipt and their outcomes (refund, or the review case and its decision)",
+        true,
+        None,
+        200,
+    ),
     op("post", "/webhooks/stripe", "Stripe event notifications (verified by Stripe-Signature)", false, None, 200),
     op("get", "/api/v1/push/key", "The VAPID public key to subscribe with", false, None, 200),
     op(

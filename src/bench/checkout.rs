@@ -177,7 +177,10 @@ async fn timed_exit(exit: Arc<Exit>, visit: VisitId) -> Result<(f64, bool), Chec
 }
 
 /// A shopper with a sandbox card and a registered phone key.
-async fn enrol(storage: &dyn Storage, i: usize) -> Result<(ShopperId, DeviceId, DeviceKey), CheckoutBenchError> {
+pub(crate) async fn enrol(
+    storage: &dyn Storage,
+    i: usize,
+) -> Result<(ShopperId, DeviceId, DeviceKey), CheckoutBenchError> {
     let shopper = Shopper {
         id: ShopperId::random(),
         email: format!("bench-{i}-{}@walkout.invalid", uuid::Uuid::new_v4().simple()),

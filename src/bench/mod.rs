@@ -1,8 +1,11 @@
 //! Benchmarks: throughput figures printed as JSON (`walkout bench ...`).
 //! Tests check behaviour; speed lives here, measured, never asserted.
 
+pub mod accuracy;
 pub mod checkout;
+pub mod progress;
 pub mod shelf;
+pub mod vision;
 
 /// Runs `f` `rounds` times and returns the per-round seconds, sorted.
 pub fn time_rounds(rounds: usize, mut f: impl FnMut()) -> Vec<f64> {

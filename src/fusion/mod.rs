@@ -1,5 +1,19 @@
-//! Fusion: who took what. So far it owns the per-visit cart ledger
-//! ([`ledger`]): the cart at any moment is derived from the append-only
-//! cart events alone.
+//! Fusion: who took what. Shelf events (what changed on which plates) meet
+//! the tracker's anonymous tracks (where every shopper's hands were) and the
+//! gate's scans (which account each party pays with):
+//!
+//! - [`attribute`]: the probability that each track's hand made a shelf event;
+//! - [`visits`]: which tracks belong to which visit (joined at the gate,
+//!   rejoined when the tracker loses someone, out through the exit);
+//! - [`engine`]: the time-ordered state machine that turns those into a
+//!   per-visit ledger of cart events and hands closed visits to checkout;
+//! - [`ledger`]: the cart at any moment, derived from the ledger alone;
+//! - [`policy`]: when a visit goes to staff review instead of being charged.
 
+pub mod attribute;
+pub mod engine;
 pub mod ledger;
+pub mod policy;
+pub mod visits;
+
+pub use engine::{ClosedVisit, EventDecision, Fusion, FusionParams, FusionStats};

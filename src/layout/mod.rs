@@ -12,10 +12,13 @@
 //!   settled in `docs/calibration.md`).
 //! - [`overlay`]: projected plate outlines drawn on camera stills, to check a
 //!   calibration by eye.
+//! - [`calibrate`]: intrinsics from checkerboard images and poses from marked
+//!   points (OpenCV), written in the project's formats.
 //!
 //! World frame everywhere: metres, z up, the floor at z = 0.
 
 pub mod aifi;
+pub mod calibrate;
 pub mod camera;
 pub mod files;
 pub mod geometry;

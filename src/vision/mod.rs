@@ -1,10 +1,18 @@
-//! Vision: camera frames to anonymous floor tracks. So far: loading the
+//! Vision: camera frames to anonymous floor tracks: loading the
 //! ONNX Runtime library ([`runtime`]), model manifests ([`manifest`]),
 //! sessions with manifest-driven pre-processing ([`model`]) and the pure
 //! output decoders ([`decode`]: MoveNet MultiPose, NanoDet, embeddings).
-//! Capture, floor projection and tracking are still to come.
+//! Capture ([`capture`]: OpenCV, one thread and bounded queue per camera),
+//! floor projection of feet and hands ([`floor`]), the multi-camera floor
+//! tracker ([`tracker`]) and the offline `walkout vision track` pipeline
+//! ([`pipeline`]); design and measured figures in `docs/vision.md`.
 
+pub mod capture;
 pub mod decode;
+pub mod floor;
 pub mod manifest;
 pub mod model;
+pub mod pipeline;
 pub mod runtime;
+pub mod track_cmd;
+pub mod tracker;

@@ -8,7 +8,7 @@ use crate::checkout::{
     CartLine, PaymentSummary, PricingError, PricingRules, Receipt as ReceiptDoc, Seller, price_cart,
 };
 use crate::db::{DbError, NewReceipt, Receipt, ReviewCase, Storage, VisitStatus};
-use crate::fusion::ledger;
+use crate::fusion::{ledger, policy};
 use crate::ids::{CaseId, VisitId};
 use crate::notify::Notifier;
 use crate::payments::{PaymentError, PaymentService};
@@ -51,39 +51,43 @@ pub struct Exit {
 impl Exit {
     /// Closes the visit and charges it, or sends it to review.
     pub async fn exit(&self, visit_id: &VisitId, at_ms: i64) -> Result<ExitOutcome, ExitError> {
+        self.exit_flagged(visit_id, at_ms, &[]).await
+    }
+
+    /// [`Exit::exit`] with the review reasons fusion found while building the
+    /// cart (degraded plates, unattributed events): any sends it to review.
+    pub async fn exit_flagged(
+        &self,
+        visit_id: &VisitId,
+        at_ms: i64,
+        fusion_flags: &[String],
+    ) -> Result<ExitOutcome, ExitError> {
         let visit = self.storage.get_visit(visit_id).await?.ok_or_else(|| ExitError::UnknownVisit(visit_id.clone()))?;
         if visit.status == VisitStatus::Settled || visit.status == VisitStatus::Review {
             return self.settled_or_pending(visit_id).await;
         }
         self.storage.set_visit_status(visit_id, VisitStatus::Exited, at_ms).await?;
-        let reasons = self.review_reasons(visit_id).await?;
+        let reasons = self.review_reasons(&visit, fusion_flags).await?;
         if !reasons.is_empty() {
             return self.send_to_review(&visit, reasons, at_ms).await;
         }
         self.charge(visit_id, at_ms).await
     }
 
-    /// Why the cart cannot be charged without a human, if anything.
-    async fn review_reasons(&self, visit_id: &VisitId) -> Result<Vec<String>, ExitError> {
-        let events = self.storage.cart_events(visit_id).await?;
-        let cart = ledger::cart(&events);
-        let store = self.storage.get_visit(visit_id).await?.map(|v| v.store_id);
-        let mut reasons = Vec::new();
-        if cart.min_confidence < self.review_below_confidence {
-            reasons.push(format!("low_confidence: an event at {:.2}", cart.min_confidence));
-        }
-        if !cart.unmatched_put_backs.is_empty() {
-            reasons.push("unmatched_put_back".to_owned());
-        }
-        if let Some(store) = store {
-            for sku in cart.items.keys() {
-                let product = self.storage.get_product(&store, sku).await?;
-                if product.is_some_and(|p| p.age_restricted) {
-                    reasons.push(format!("age_restricted: {sku}"));
-                }
+    /// Why the cart cannot be charged without a human ([`policy::review_reasons`]).
+    async fn review_reasons(
+        &self,
+        visit: &crate::db::Visit,
+        fusion_flags: &[String],
+    ) -> Result<Vec<String>, ExitError> {
+        let cart = ledger::cart(&self.storage.cart_events(&visit.id).await?);
+        let mut restricted = std::collections::BTreeSet::new();
+        for sku in cart.items.keys() {
+            if self.storage.get_product(&visit.store_id, sku).await?.is_some_and(|p| p.age_restricted) {
+                restricted.insert(sku.clone());
             }
         }
-        Ok(reasons)
+        Ok(policy::review_reasons(&cart, fusion_flags, self.review_below_confidence, |sku| restricted.contains(sku)))
     }
 
     async fn send_to_review(

@@ -3,5 +3,6 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod http;
 pub mod smtp;

@@ -13,9 +13,18 @@
 //! - `Tw` maps camera -> world (its last column is the camera centre);
 //!   camera axes are OpenCV's (x right, y down, z forward);
 //! - `Tw`'s translation, `look_at` and `world_ltrb` are in inches.
+//!
+//! AiFi's poses do not reproduce the recorded images, so the importer
+//! re-estimates them ([`poses`]) from the committed landmarks
+//! ([`landmarks`], `calibration/aifi-landmarks.csv`).
 
+mod adjust;
+pub mod landmarks;
+pub mod poses;
 mod products;
 
+pub use landmarks::{LANDMARKS_CSV, Landmark, Target, parse_landmarks};
+pub use poses::{PoseReport, reestimate};
 pub use products::{CatalogImport, convert_products, slug};
 
 use super::LayoutError;
@@ -294,6 +303,8 @@ pub struct ImportReport {
     /// Products left out of `products.csv`, with the reason.
     pub skipped_products: Vec<String>,
     pub warnings: Vec<String>,
+    /// How the camera poses were re-estimated from the landmarks.
+    pub poses: PoseReport,
 }
 
 /// `walkout import aifi`: converts AiFi's store metadata and products CSV
@@ -301,7 +312,7 @@ pub struct ImportReport {
 /// store.toml}`. The store id is `out`'s folder name.
 pub fn import_aifi(store_meta: &Path, products_csv: &Path, out: &Path) -> Result<ImportReport, LayoutError> {
     let geometry = read_geometry(store_meta)?;
-    let CameraImport { cameras, skipped: skipped_cameras } = read_cameras(store_meta)?;
+    let CameraImport { mut cameras, skipped: skipped_cameras } = read_cameras(store_meta)?;
     let catalog = convert_products(products_csv, &geometry)?;
     std::fs::create_dir_all(out).map_err(|source| LayoutError::Write { path: out.to_owned(), source })?;
 
@@ -325,14 +336,22 @@ pub fn import_aifi(store_meta: &Path, products_csv: &Path, out: &Path) -> Result
         }
     }
 
-    report.warnings.push(
-        "AiFi's camera poses reproduce the camera_angles stills only to 70-180 px (aim off by 9-21 degrees): \
-         re-estimate them before projecting people onto the floor (docs/calibration.md)"
-            .into(),
-    );
+    let landmarks_path = Path::new("calibration/aifi-landmarks.csv");
+    let bad_landmarks = |message: String| LayoutError::invalid(landmarks_path, "landmarks".into(), message);
+    let landmarks = parse_landmarks(LANDMARKS_CSV).map_err(bad_landmarks)?;
+    report.poses = reestimate(&mut cameras, &landmarks).map_err(bad_landmarks)?;
+    if !report.poses.unchanged.is_empty() {
+        let ids: Vec<&str> = report.poses.unchanged.iter().map(|c| c.as_str()).collect();
+        report.warnings.push(format!(
+            "cameras {} keep AiFi's aim (fewer than {} landmarks: no stills or video of them, or only the sticker): \
+             unverified, expect errors of 10-30 degrees",
+            ids.join(", "),
+            poses::MIN_OBSERVATIONS
+        ));
+    }
     let cameras_path = out.join("cameras.json");
     let entries: Vec<_> = cameras.iter().map(|c| (c.id.clone(), c.file_index, c.camera.clone())).collect();
-    write_json(&cameras_path, &cameras_file(&entries, Some(CAMERAS_NOTE.into())), 3)?;
+    write_json(&cameras_path, &cameras_file(&entries, Some(report.poses.note())), 3)?;
     let geometry_path = out.join("geometry.json");
     write_json(&geometry_path, &geometry_file(&geometry, Some(GEOMETRY_NOTE.into())), 2)?;
     let products_path = out.join("products.csv");
@@ -349,13 +368,6 @@ pub fn import_aifi(store_meta: &Path, products_csv: &Path, out: &Path) -> Result
     report.files = vec![cameras_path, geometry_path, products_path, planogram_path, store_path];
     Ok(report)
 }
-
-const CAMERAS_NOTE: &str = concat!(
-    "Imported from AiFi store_meta/calibration.json: K scaled by 640x360; Tw (camera->world, inches) inverted and ",
-    "converted to metres; file_index maps the recorder's camK / camera_K.png numbers. The poses are AiFi's as given: ",
-    "they reproduce the camera_angles stills only to 70-180 px, so re-estimate them before projecting people onto ",
-    "the floor (docs/calibration.md)."
-);
 
 const GEOMETRY_NOTE: &str = concat!(
     "Imported from AiFi store_meta/{Gondolas,Shelves,Plates}.json. bounds: AiFi world_ltrb (inches -> metres). ",

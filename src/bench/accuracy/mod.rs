@@ -1,0 +1,266 @@
+//! `walkout bench accuracy`: a simulated scenario through the real
+//! pipeline, scored receipt by receipt. The simulator's plate readings go
+//! as MQTT payloads into the shelf pipeline, its pose observations into the
+//! multi-camera tracker, its gate scans through the real gate; fusion
+//! builds the carts; the real exit prices, charges or sends to review. The
+//! scorer ([`score`]) compares every visit with the simulator's truth.
+
+pub mod cli;
+pub mod plot;
+pub mod score;
+pub mod shop;
+
+use crate::catalog::Catalog;
+use crate::fusion::{ClosedVisit, Fusion, FusionParams, FusionStats};
+use crate::ids::VisitId;
+use crate::shelf::pipeline::{PipelineParams, ShelfPipeline};
+use crate::sim::{self, Scenario, SimConfig, World};
+use crate::telemetry::ShelfMetrics;
+use crate::vision::tracker::{CameraObservation, Tracker, TrackerParams};
+use score::{Score, VisitOutcome};
+use serde::Serialize;
+use shop::{Decision, Shop};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccuracyError {
+    #[error("catalogue: {0}")]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error("store: {0}")]
+    Shop(#[from] crate::bench::checkout::CheckoutBenchError),
+    #[error("writing {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct AccuracyOptions {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub parties: usize,
+    /// The demo store's `calibration/demo-store`.
+    pub calibration: PathBuf,
+    pub fusion: FusionParams,
+    /// Events below this confidence send a visit to review.
+    pub review_below_confidence: f64,
+    /// Show a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+    /// Write each charged receipt here as text.
+    pub receipts_dir: Option<PathBuf>,
+}
+
+/// The benchmark's result (also written as JSON and Markdown).
+#[derive(Clone, Debug, Serialize)]
+pub struct AccuracyReport {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub parties: usize,
+    pub people: usize,
+    pub simulated_s: f64,
+    pub build: &'static str,
+    pub wall_s: f64,
+    pub hard_cases: BTreeMap<String, usize>,
+    pub shelf_events: u64,
+    pub fusion: FusionStats,
+    pub score: Score,
+    /// How many reviewed visits gave each reason (by its code).
+    pub review_reasons: BTreeMap<String, usize>,
+    pub outcomes: Vec<VisitOutcome>,
+    /// How fusion decided every shelf event.
+    pub events: Vec<crate::fusion::EventDecision>,
+    /// Per true shelf action: people in the store and whether its cart line came out right.
+    #[serde(skip)]
+    pub actions: Vec<ActionResult>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionResult {
+    pub t: f64,
+    pub people_in_store: usize,
+    pub right: bool,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// Runs one scenario end to end and scores it.
+pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyError> {
+    let started = Instant::now();
+    let catalog = Catalog::load(&opts.calibration)?;
+    let world = sim::simulate(SimConfig { scenario: opts.scenario, seed: opts.seed, parties: opts.parties }, &catalog);
+    let scratch = tempfile::tempdir().map_err(|e| write_err(Path::new("(temp dir)"), e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| write_err(Path::new("(runtime)"), e))?;
+    let mut shop = rt.block_on(Shop::open(&catalog, scratch.path(), opts.review_below_confidence))?;
+    if let Some(dir) = &opts.receipts_dir {
+        std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
+        shop.receipts_dir = Some(dir.clone());
+    }
+    let readings = sim::plates::readings(&world, &catalog);
+    let store = catalog.store.id.to_string();
+    let mut messages = sim::plates::messages(&store, &readings, 6).peekable();
+    let mut pipeline =
+        ShelfPipeline::new(&store, catalog.shelf_catalog(), PipelineParams::with_defaults(), ShelfMetrics::default());
+    let mut tracker = Tracker::new(&world.layout, TrackerParams::default());
+    let mut fusion = Fusion::new(opts.fusion.clone(), &catalog, world.layout.geometry.clone());
+    let mut scans: Vec<&sim::Party> = world.parties.iter().collect();
+    scans.sort_by(|a, b| a.scan_t.total_cmp(&b.scan_t));
+    let mut scans = scans.into_iter().peekable();
+    let mut visit_party: BTreeMap<VisitId, u32> = BTreeMap::new();
+    let mut decisions: BTreeMap<u32, (Decision, f64)> = BTreeMap::new();
+    let mut progress = crate::bench::progress::Progress::new("simulating", world.end - world.t0, opts.progress);
+    for step in sim::poses::steps(&world) {
+        while let Some((_, topic, payload)) = messages.next_if(|m| m.0 <= step.t) {
+            for e in pipeline.handle_message(&topic, &payload) {
+                fusion.shelf_event(e);
+            }
+        }
+        while let Some(party) = scans.next_if(|p| p.scan_t <= step.t) {
+            let guests = party.guests.len() as u8;
+            let visit = rt.block_on(shop.scan(party.index, guests, party.scan_t))?;
+            visit_party.insert(visit.clone(), party.index);
+            fusion.scan(party.scan_t, visit, guests);
+        }
+        let observations: Vec<CameraObservation> = step
+            .observations
+            .into_iter()
+            .map(|o| CameraObservation { camera: o.camera, person: o.person, appearance: Some(o.appearance) })
+            .collect();
+        let states = tracker.update(step.t, &observations);
+        let closed = fusion.tracks(step.t, &states);
+        close(&rt, &shop, &visit_party, closed, opts.fusion.grace_s, &mut decisions)?;
+        progress.set(step.t - world.t0);
+    }
+    for (_, topic, payload) in messages {
+        for e in pipeline.handle_message(&topic, &payload) {
+            fusion.shelf_event(e);
+        }
+    }
+    for e in pipeline.finish() {
+        fusion.shelf_event(e);
+    }
+    let closed = fusion.finish(world.end);
+    close(&rt, &shop, &visit_party, closed, opts.fusion.grace_s, &mut decisions)?;
+    progress.done();
+    let report = assemble(opts, &world, &shop, &fusion, decisions, started)?;
+    rt.block_on(shop.storage.close());
+    Ok((report, world))
+}
+
+fn close(
+    rt: &tokio::runtime::Runtime,
+    shop: &Shop,
+    visit_party: &BTreeMap<VisitId, u32>,
+    closed: Vec<ClosedVisit>,
+    grace_s: f64,
+    decisions: &mut BTreeMap<u32, (Decision, f64)>,
+) -> Result<(), AccuracyError> {
+    for c in closed {
+        let decision = rt.block_on(shop.exit(&c))?;
+        if let Some(party) = visit_party.get(&c.visit) {
+            decisions.insert(*party, (decision, c.closed_at + grace_s));
+        }
+    }
+    Ok(())
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> AccuracyError {
+    AccuracyError::Write { path: path.to_owned(), message: e.to_string() }
+}
+
+fn assemble(
+    opts: &AccuracyOptions,
+    world: &World,
+    shop: &Shop,
+    fusion: &Fusion,
+    decisions: BTreeMap<u32, (Decision, f64)>,
+    started: Instant,
+) -> Result<AccuracyReport, AccuracyError> {
+    let truth = world.truth();
+    let mut outcomes = Vec::new();
+    let mut review_reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for party in &world.parties {
+        let true_items = truth.get(&party.index).cloned().unwrap_or_default();
+        let true_minor = shop.price(&true_items)?;
+        let (cart, reviewed, charged_minor, latency, reasons) = match decisions.get(&party.index) {
+            Some((d, decided_at)) => {
+                for r in &d.reasons {
+                    *review_reasons.entry(r.split(':').next().unwrap_or(r).to_owned()).or_insert(0) += 1;
+                }
+                (d.cart.clone(), d.reviewed, d.charged_minor, Some(decided_at - party.exit_t), d.reasons.clone())
+            }
+            // The gate refused the party or fusion never closed the visit: staff must look.
+            None => {
+                *review_reasons.entry("never_decided".into()).or_insert(0) += 1;
+                (BTreeMap::new(), true, 0, None, vec!["never_decided".to_owned()])
+            }
+        };
+        outcomes.push(VisitOutcome {
+            visit: format!("party-{:05}", party.index),
+            truth: true_items,
+            cart,
+            reviewed,
+            charged_minor,
+            true_minor,
+            exit_to_decision_s: latency,
+            reasons,
+        });
+    }
+    let by_party: BTreeMap<u32, &VisitOutcome> = world.parties.iter().map(|p| p.index).zip(&outcomes).collect();
+    let actions = world
+        .actions
+        .iter()
+        .map(|a| {
+            let right = by_party.get(&a.party).is_some_and(|o| o.cart.get(&a.sku) == o.truth.get(&a.sku));
+            let people_in_store = world.people.iter().filter(|p| p.present(a.t)).count();
+            let (x, y) = world.person(a.person).and_then(|p| p.floor_at(a.t)).map_or((0.0, 0.0), |(x, y, _)| (x, y));
+            ActionResult { t: a.t, people_in_store, right, x, y }
+        })
+        .collect();
+    Ok(AccuracyReport {
+        scenario: opts.scenario,
+        seed: opts.seed,
+        parties: world.parties.len(),
+        people: world.people.len(),
+        simulated_s: world.end - world.t0,
+        build: if cfg!(debug_assertions) { "debug" } else { "release" },
+        wall_s: started.elapsed().as_secs_f64(),
+        hard_cases: world.hard_cases().into_iter().map(|(k, v)| (format!("{k:?}"), v)).collect(),
+        shelf_events: fusion.stats.shelf_events,
+        fusion: fusion.stats.clone(),
+        score: score::score(&outcomes),
+        review_reasons,
+        outcomes,
+        events: fusion.decisions.clone(),
+        actions,
+    })
+}
+
+/// The report's headline as a Markdown table row set.
+pub fn markdown(reports: &[AccuracyReport]) -> String {
+    let mut md = String::from(
+        "| scenario | seed | visits | item F1 (product and shopper) | precision | recall | exact receipts | review rate | wrong and unflagged | money error | exit to decision p50 |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in reports {
+        let s = &r.score;
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {} ({:.1} %) | {:.2} | {} |\n",
+            r.scenario,
+            r.seed,
+            s.visits,
+            100.0 * s.f1,
+            100.0 * s.precision,
+            100.0 * s.recall,
+            100.0 * s.exact_receipt_rate,
+            100.0 * s.review_rate,
+            s.wrong_unflagged,
+            100.0 * s.wrong_unflagged_rate,
+            s.money_error_minor as f64 / 100.0,
+            s.exit_to_decision_p50_s.map_or("-".into(), |v| format!("{v:.1} s")),
+        ));
+    }
+    md
+}

@@ -1,0 +1,333 @@
+//! The fusion engine: one synchronous state machine fed, in time order, by
+//! gate scans, tracker steps and shelf events, live or offline alike. For
+//! each shelf event it waits until the tracks around it are known, finds
+//! the visit whose member's hand was at the plates ([`attribute`]), decides
+//! the product (the shelf's weight candidates, or an item the visit holds
+//! when something comes back to a shelf it does not belong on) and appends
+//! a cart event to that visit's ledger. When a visit closes at the exit it
+//! waits a grace period for late shelf events, then hands over the ledger
+//! and the reasons, if any, why staff should look at it first.
+
+use super::attribute::{AttributionParams, TrackHistory, TrackSample, attribute};
+use super::ledger;
+use super::visits::{LinkParams, VisitBook};
+use crate::catalog::Catalog;
+use crate::db::{CartEvent, CartEventKind, Product};
+use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
+use crate::layout::StoreGeometry;
+use crate::layout::math::Vec3;
+use crate::shelf::pipeline::ShelfEvent;
+use crate::vision::tracker::TrackState;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusionParams {
+    pub attribution: AttributionParams,
+    pub link: LinkParams,
+    /// Shelf events settling this long after a visit closed still count (s).
+    pub grace_s: f64,
+    /// Below this probability of the best visit, the event is flagged unattributed.
+    pub min_attribution_p: f64,
+    /// Below this, no visit is a plausible author: the event is booked to stock only.
+    pub nobody_below_p: f64,
+}
+
+impl Default for FusionParams {
+    fn default() -> Self {
+        Self {
+            attribution: AttributionParams::default(),
+            link: LinkParams::default(),
+            grace_s: 6.0,
+            min_attribution_p: 0.6,
+            nobody_below_p: 0.05,
+        }
+    }
+}
+
+impl FusionParams {
+    pub fn from_config(c: &crate::config::FusionConfig) -> Self {
+        Self { grace_s: c.grace_s, min_attribution_p: c.min_attribution_p, ..Self::default() }
+    }
+}
+
+/// A closed visit: its ledger and anything that needs a human.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedVisit {
+    pub visit: VisitId,
+    pub closed_at: f64,
+    pub events: Vec<CartEvent>,
+    /// Review reasons found while fusing (degraded plates, unattributed events).
+    pub flags: Vec<String>,
+}
+
+/// How one shelf event was decided (the evidence a reviewer or an engineer reads).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EventDecision {
+    pub t: f64,
+    pub plates: String,
+    pub delta_g: f64,
+    /// The visit it went to and that visit's probability.
+    pub visit: Option<VisitId>,
+    pub p_visit: f64,
+    /// Runner-up visit's probability (0 when alone).
+    pub p_second: f64,
+    /// Nearest hand of the chosen track (m), if hands were seen.
+    pub hand_distance_m: Option<f64>,
+    pub sku: Option<Sku>,
+    pub qty: u32,
+    pub p_product: f64,
+    pub shelf_ambiguous: bool,
+}
+
+/// Counters for the operator.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct FusionStats {
+    pub shelf_events: u64,
+    pub attributed: u64,
+    /// Events no tracked shopper was near (booked to stock only).
+    pub nobody_near: u64,
+    /// Events that arrived after their visit had been handed over.
+    pub too_late: u64,
+}
+
+pub struct Fusion {
+    params: FusionParams,
+    store: StoreId,
+    geometry: StoreGeometry,
+    products: BTreeMap<Sku, Product>,
+    history: TrackHistory,
+    book: VisitBook,
+    pending: Vec<ShelfEvent>,
+    ledgers: BTreeMap<VisitId, Vec<CartEvent>>,
+    flags: BTreeMap<VisitId, Vec<String>>,
+    closing: Vec<(VisitId, f64)>,
+    handed_over: BTreeMap<VisitId, f64>,
+    pub stats: FusionStats,
+    /// Every decided shelf event, in decision order.
+    pub decisions: Vec<EventDecision>,
+}
+
+impl Fusion {
+    pub fn new(params: FusionParams, catalog: &Catalog, geometry: StoreGeometry) -> Self {
+        let store = catalog.store.id.clone();
+        let products = catalog.products.clone();
+        let book = VisitBook::new(params.link.clone());
+        Self {
+            params,
+            store,
+            geometry,
+            products,
+            history: TrackHistory::default(),
+            book,
+            pending: Vec::new(),
+            ledgers: BTreeMap::new(),
+            flags: BTreeMap::new(),
+            closing: Vec::new(),
+            handed_over: BTreeMap::new(),
+            stats: FusionStats::default(),
+            decisions: Vec::new(),
+        }
+    }
+
+    /// A gate scan opened `visit` for a host and `guests`.
+    pub fn scan(&mut self, t: f64, visit: VisitId, guests: u8) {
+        self.book.scan(t, visit, guests);
+    }
+
+    pub fn shelf_event(&mut self, event: ShelfEvent) {
+        self.stats.shelf_events += 1;
+        self.pending.push(event);
+    }
+
+    /// One tracker step; returns visits ready for checkout.
+    pub fn tracks(&mut self, t: f64, states: &[TrackState]) -> Vec<ClosedVisit> {
+        for s in states {
+            self.history.push(&s.id, TrackSample { t, x: s.x, y: s.y, hands: s.hands.clone() });
+        }
+        let seen: Vec<(TrackId, f64, f64)> = states.iter().map(|s| (s.id.clone(), s.x, s.y)).collect();
+        for visit in self.book.step(&self.geometry, t, &seen) {
+            self.closing.push((visit, t));
+        }
+        self.settle_events(Some(t));
+        self.history.forget_before(t - 120.0);
+        self.hand_over(t)
+    }
+
+    /// End of input at `t`: decides every pending event and hands over every
+    /// visit; one never seen leaving goes to review (`not_seen_leaving`).
+    pub fn finish(&mut self, t: f64) -> Vec<ClosedVisit> {
+        self.settle_events(None);
+        for visit in self.book.close_all(t) {
+            self.flags.entry(visit.clone()).or_default().push("not_seen_leaving".into());
+            self.closing.push((visit, t));
+        }
+        self.hand_over(f64::INFINITY)
+    }
+
+    /// Decides the pending events whose track window has passed (all when `now` is None).
+    fn settle_events(&mut self, now: Option<f64>) {
+        let after = self.params.attribution.after_s;
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|e| now.is_none_or(|t| e.t_end + after <= t));
+        self.pending = waiting;
+        for e in ready {
+            self.decide(e);
+        }
+    }
+
+    fn hand_over(&mut self, now: f64) -> Vec<ClosedVisit> {
+        let grace = self.params.grace_s;
+        let oldest_pending = self.pending.iter().map(|e| e.t).fold(f64::INFINITY, f64::min);
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closing)
+            .into_iter()
+            .partition(|(_, closed_at)| now >= closed_at + grace && oldest_pending > *closed_at);
+        self.closing = waiting;
+        ready
+            .into_iter()
+            .map(|(visit, closed_at)| {
+                self.handed_over.insert(visit.clone(), closed_at);
+                ClosedVisit {
+                    events: self.ledgers.remove(&visit).unwrap_or_default(),
+                    flags: self.flags.remove(&visit).unwrap_or_default(),
+                    visit,
+                    closed_at,
+                }
+            })
+            .collect()
+    }
+
+    fn plate_fronts(&self, e: &ShelfEvent) -> Vec<Vec3> {
+        e.plates
+            .iter()
+            .filter_map(|p| self.geometry.plate(&PlateId::new(e.gondola, e.shelf, *p)))
+            .map(|p| p.front_centre())
+            .collect()
+    }
+
+    fn decide(&mut self, e: ShelfEvent) {
+        let fronts = self.plate_fronts(&e);
+        let scores = attribute(&self.history, &fronts, e.t, e.t_end, &self.params.attribution);
+        // Tracks of one visit pool their probability (a party shares one cart).
+        // Tracks linked to no visit (a duplicate of someone's track, a ghost
+        // from false detections) are left out: the share of "someone we do
+        // not track" stays, renormalised against the linked tracks.
+        let nobody = 1.0 - scores.iter().map(|s| s.p).sum::<f64>();
+        let mut per_visit: BTreeMap<VisitId, (f64, TrackId)> = BTreeMap::new();
+        for s in &scores {
+            if let Some(v) = self.book.visit_of(&s.track) {
+                let entry = per_visit.entry(v.id.clone()).or_insert((0.0, s.track.clone()));
+                entry.0 += s.p;
+            }
+        }
+        let linked: f64 = per_visit.values().map(|v| v.0).sum::<f64>() + nobody.max(0.0);
+        if linked > 0.0 {
+            per_visit.values_mut().for_each(|v| v.0 /= linked);
+        }
+        let mut ranked: Vec<(VisitId, (f64, TrackId))> = per_visit.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+        let mut record = EventDecision {
+            t: e.t,
+            plates: format!("{}.{}.{:?}", e.gondola, e.shelf, e.plates),
+            delta_g: e.delta_g,
+            visit: None,
+            p_visit: ranked.first().map_or(0.0, |r| r.1.0),
+            p_second: ranked.get(1).map_or(0.0, |r| r.1.0),
+            hand_distance_m: None,
+            sku: None,
+            qty: 0,
+            p_product: 0.0,
+            shelf_ambiguous: e.ambiguous,
+        };
+        let best = ranked.into_iter().next();
+        let Some((visit, (p_visit, track))) = best.filter(|b| b.1.0 >= self.params.nobody_below_p) else {
+            self.decisions.push(record);
+            self.stats.nobody_near += 1;
+            tracing::info!(
+                t = e.t,
+                gondola = e.gondola,
+                shelf = e.shelf,
+                "shelf event with no shopper near: stock only"
+            );
+            return;
+        };
+        if self.handed_over.contains_key(&visit) {
+            self.stats.too_late += 1;
+            tracing::warn!(%visit, t = e.t, "shelf event settled after its visit was handed over");
+            return;
+        }
+        self.stats.attributed += 1;
+        let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
+        let decided = self.product(&e, &held);
+        let flags = self.flags.entry(visit.clone()).or_default();
+        if e.degraded {
+            flags.push(format!("degraded_plate: {}.{}", e.gondola, e.shelf));
+        }
+        if p_visit < self.params.min_attribution_p {
+            flags.push(format!("unattributed_event: {}.{} at {:.1} (p {:.2})", e.gondola, e.shelf, e.t, p_visit));
+        }
+        record.visit = Some(visit.clone());
+        record.hand_distance_m = scores.iter().find(|s| s.track == track).and_then(|s| s.hand_distance_m);
+        let Some((sku, qty, p_product)) = decided else {
+            flags.push(format!("unexplained_weight: {:+.0} g on {}.{}", e.delta_g, e.gondola, e.shelf));
+            self.decisions.push(record);
+            return;
+        };
+        (record.sku, record.qty, record.p_product) = (Some(sku.clone()), qty, p_product);
+        self.decisions.push(record);
+        let kind = if e.delta_g < 0.0 { CartEventKind::Pick } else { CartEventKind::PutBack };
+        let plates: Vec<String> = e.plates.iter().map(u16::to_string).collect();
+        let event = CartEvent {
+            seq: 0,
+            id: format!("{}:{:.3}:{}.{}.{}", self.store, e.t, e.gondola, e.shelf, plates.join("+")),
+            store_id: self.store.clone(),
+            visit_id: Some(visit.clone()),
+            kind,
+            sku,
+            quantity: i64::from(qty),
+            confidence: (p_visit * p_product).clamp(0.0, 1.0),
+            source: "fusion".into(),
+            evidence_ref: Some(format!(
+                "shelf {}.{} {:+.1} g t={:.2}-{:.2}",
+                e.gondola, e.shelf, e.delta_g, e.t, e.t_end
+            )),
+            shopper_id: None,
+            track_id: Some(track.to_string()),
+            at: (e.t * 1000.0) as i64,
+            recorded_at: (e.t_end * 1000.0) as i64,
+        };
+        self.ledgers.entry(visit).or_default().push(event);
+    }
+
+    /// The product, units and probability of an event. A put-back is first
+    /// matched against what the visit holds (an item may come back to a
+    /// shelf where it does not belong); a pick takes the shelf's best candidate.
+    fn product(&self, e: &ShelfEvent, held: &BTreeMap<Sku, i64>) -> Option<(Sku, u32, f64)> {
+        let shelf_best = e.candidates.first().filter(|c| c.p > e.unexplained_p).map(|c| (c.sku.clone(), c.qty, c.p));
+        if e.delta_g <= 0.0 {
+            return shelf_best;
+        }
+        if let Some((sku, qty, p)) = &shelf_best
+            && held.get(sku).is_some_and(|n| *n >= i64::from(*qty))
+        {
+            return Some((sku.clone(), *qty, *p));
+        }
+        let mut fits: Vec<(Sku, u32, f64)> = Vec::new();
+        for (sku, &n) in held {
+            let Some(product) = self.products.get(sku) else { continue };
+            for q in 1..=n.clamp(0, 12) as u32 {
+                let expected = product.unit_weight_g * f64::from(q);
+                let sigma = product.weight_tolerance_g * f64::from(q).sqrt() + 3.0;
+                let z = (e.delta_g - expected) / sigma;
+                if z.abs() < 3.0 {
+                    fits.push((sku.clone(), q, (-0.5 * z * z).exp()));
+                }
+            }
+        }
+        let total: f64 = fits.iter().map(|f| f.2).sum();
+        fits.sort_by(|a, b| b.2.total_cmp(&a.2));
+        match fits.first() {
+            Some((sku, q, l)) => Some((sku.clone(), *q, l / total)),
+            None => shelf_best,
+        }
+    }
+}

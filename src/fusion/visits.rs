@@ -1,0 +1,215 @@
+//! Which anonymous tracks belong to which visit. A gate scan opens a visit
+//! for the host and the number of guests on the token; the next tracks
+//! that appear at the entrance join it, host first. A track that appears in
+//! the middle of the store (the tracker lost someone and started again)
+//! rejoins the visit whose member vanished nearby just before. A member is
+//! out when their track enters the exit zone; the visit closes when every
+//! member is out or lost and at least one left through the exit.
+
+use crate::ids::{TrackId, VisitId};
+use crate::layout::{StoreGeometry, ZoneKind};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkParams {
+    /// A track first seen this long after a scan (s) can still join its visit.
+    pub join_window_s: f64,
+    /// ... and up to this long before it (the scanner's clock, walking order).
+    pub join_early_s: f64,
+    /// A member unseen this long is lost (s).
+    pub lost_after_s: f64,
+    /// A new track this close (m, plus walking) to where a member vanished rejoins.
+    pub rejoin_distance_m: f64,
+    pub rejoin_window_s: f64,
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        Self { join_window_s: 15.0, join_early_s: 2.0, lost_after_s: 4.0, rejoin_distance_m: 1.2, rejoin_window_s: 8.0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenVisit {
+    pub id: VisitId,
+    pub scan_t: f64,
+    /// Host plus guests.
+    pub party_size: usize,
+    pub members: Vec<TrackId>,
+    pub exited: Vec<TrackId>,
+    pub closed_at: Option<f64>,
+}
+
+/// Where a track was last seen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Seen {
+    t: f64,
+    x: f64,
+    y: f64,
+    first_t: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct VisitBook {
+    pub params: LinkParams,
+    pub visits: Vec<OpenVisit>,
+    pub owner: BTreeMap<TrackId, usize>,
+    seen: BTreeMap<TrackId, Seen>,
+    /// Tracks that could not be linked to any visit (never charged).
+    pub orphans: BTreeMap<TrackId, f64>,
+}
+
+impl VisitBook {
+    pub fn new(params: LinkParams) -> Self {
+        Self { params, ..Self::default() }
+    }
+
+    pub fn scan(&mut self, t: f64, id: VisitId, guests: u8) {
+        self.visits.push(OpenVisit {
+            id,
+            scan_t: t,
+            party_size: 1 + usize::from(guests),
+            members: Vec::new(),
+            exited: Vec::new(),
+            closed_at: None,
+        });
+    }
+
+    pub fn visit_of(&self, track: &TrackId) -> Option<&OpenVisit> {
+        self.owner.get(track).map(|&i| &self.visits[i])
+    }
+
+    /// One tracker step; returns the visits that closed at it.
+    pub fn step(&mut self, geometry: &StoreGeometry, t: f64, tracks: &[(TrackId, f64, f64)]) -> Vec<VisitId> {
+        for (id, x, y) in tracks {
+            let first_t = self.seen.get(id).map_or(t, |s| s.first_t);
+            self.seen.insert(id.clone(), Seen { t, x: *x, y: *y, first_t });
+            if !self.owner.contains_key(id) && !self.orphans.contains_key(id) && !self.link(geometry, id, t, *x, *y) {
+                // Waiting at the gate for a scan, or reborn without a lost member nearby yet.
+                let waiting = in_zone(geometry, ZoneKind::Entry, *x, *y);
+                if !waiting && t - first_t > self.params.rejoin_window_s {
+                    self.orphans.insert(id.clone(), t);
+                }
+            }
+            if let Some(&v) = self.owner.get(id)
+                && in_zone(geometry, ZoneKind::Exit, *x, *y)
+                && !self.visits[v].exited.contains(id)
+            {
+                self.visits[v].exited.push(id.clone());
+            }
+        }
+        let mut closed = Vec::new();
+        for v in &mut self.visits {
+            if v.closed_at.is_some() || v.exited.is_empty() {
+                continue;
+            }
+            let all_out = v
+                .members
+                .iter()
+                .all(|m| v.exited.contains(m) || self.seen.get(m).is_none_or(|s| t - s.t > self.params.lost_after_s));
+            // Wait for the whole party to have passed the gate before closing.
+            let party_in = v.members.len() >= v.party_size || t - v.scan_t > self.params.join_window_s;
+            if all_out && party_in {
+                v.closed_at = Some(t);
+                closed.push(v.id.clone());
+            }
+        }
+        closed
+    }
+
+    /// Joins the track to a visit if one fits; false if none does yet.
+    fn link(&mut self, geometry: &StoreGeometry, id: &TrackId, t: f64, x: f64, y: f64) -> bool {
+        let p = &self.params;
+        if in_zone(geometry, ZoneKind::Entry, x, y) {
+            let open = self.visits.iter().position(|v| {
+                v.closed_at.is_none()
+                    && v.members.len() < v.party_size
+                    && t >= v.scan_t - p.join_early_s
+                    && t <= v.scan_t + p.join_window_s
+            });
+            if let Some(v) = open {
+                self.join(v, id);
+                return true;
+            }
+        }
+        // A track reborn mid-store: the member who vanished nearest, most recently.
+        let mut best: Option<(usize, f64)> = None;
+        for (member, &v) in &self.owner {
+            if self.visits[v].closed_at.is_some() || self.visits[v].exited.contains(member) {
+                continue;
+            }
+            let Some(s) = self.seen.get(member) else { continue };
+            let gap = t - s.t;
+            if gap <= 0.0 || gap > p.rejoin_window_s {
+                continue;
+            }
+            let d = (s.x - x).hypot(s.y - y);
+            if d <= p.rejoin_distance_m + 1.5 * gap && best.is_none_or(|(_, bd)| d < bd) {
+                best = Some((v, d));
+            }
+        }
+        match best {
+            Some((v, _)) => {
+                self.join(v, id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes every visit still open at `t` (end of input); returns them.
+    pub fn close_all(&mut self, t: f64) -> Vec<VisitId> {
+        let mut out = Vec::new();
+        for v in self.visits.iter_mut().filter(|v| v.closed_at.is_none()) {
+            v.closed_at = Some(t);
+            out.push(v.id.clone());
+        }
+        out
+    }
+
+    fn join(&mut self, v: usize, id: &TrackId) {
+        self.visits[v].members.push(id.clone());
+        self.owner.insert(id.clone(), v);
+    }
+}
+
+fn in_zone(geometry: &StoreGeometry, kind: ZoneKind, x: f64, y: f64) -> bool {
+    geometry.zones_at(x, y).any(|z| z.kind == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::demo_layout;
+
+    fn tid(s: &str) -> TrackId {
+        TrackId::from(s)
+    }
+
+    #[test]
+    fn a_party_joins_at_the_gate_and_closes_when_everyone_is_out() {
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("v1"), 1);
+        book.step(&geo, 10.5, &[(tid("a"), 0.6, 0.6)]);
+        book.step(&geo, 11.5, &[(tid("a"), 0.9, 0.8), (tid("b"), 0.5, 0.5)]);
+        assert_eq!(book.visits[0].members, vec![tid("a"), tid("b")]);
+        assert!(book.step(&geo, 60.0, &[(tid("a"), 8.5, 0.5), (tid("b"), 6.0, 3.0)]).is_empty(), "b still shopping");
+        let closed = book.step(&geo, 70.0, &[(tid("a"), 8.6, 0.5), (tid("b"), 8.4, 0.6)]);
+        assert_eq!(closed, vec![VisitId::from("v1")]);
+    }
+
+    #[test]
+    fn a_track_reborn_mid_store_rejoins_and_a_stranger_stays_an_orphan() {
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("v1"), 0);
+        book.step(&geo, 10.5, &[(tid("a"), 0.6, 0.6)]);
+        book.step(&geo, 30.0, &[(tid("a"), 4.0, 3.0)]);
+        book.step(&geo, 31.0, &[(tid("a2"), 4.3, 3.1), (tid("x"), 8.0, 6.0)]);
+        assert_eq!(book.visit_of(&tid("a2")).unwrap().id, VisitId::from("v1"));
+        book.step(&geo, 45.0, &[(tid("a2"), 4.3, 3.1), (tid("x"), 8.0, 6.0)]);
+        assert!(book.visit_of(&tid("x")).is_none());
+        assert!(book.orphans.contains_key(&tid("x")));
+    }
+}
