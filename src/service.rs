@@ -1,15 +1,20 @@
 //! `walkout serve`: opens storage, installs the store's catalogue, starts the
 //! embedded MQTT broker (unless an external one is configured) and the live
-//! shelf pipeline, binds the HTTP API, and runs until SIGINT or SIGTERM;
+//! store loop (plates and vision frames from MQTT, scans from the gate,
+//! fusion, exit: [`crate::fusion::live`]), binds the HTTP API, and runs until SIGINT or SIGTERM;
 //! then it stops ingest, drains in-flight requests and closes the database.
 
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::db::Storage;
+use crate::fusion::FusionParams;
+use crate::fusion::live;
+use crate::fusion::runner::{StoreOutput, StoreRunner};
 use crate::http::{AppState, app};
 use crate::mqtt::{EmbeddedBroker, MqttError, client_options};
-use crate::shelf::pipeline::{PipelineParams, ShelfEvent, ShelfPipeline};
+use crate::shelf::pipeline::ShelfEvent;
 use crate::telemetry::Metrics;
+use crate::vision::tracker::TrackerParams;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
@@ -62,14 +67,30 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let store_id = catalog.store.id.to_string();
-    let pipeline =
-        ShelfPipeline::new(&store_id, catalog.shelf_catalog(), PipelineParams::with_defaults(), metrics.shelf.clone());
-    let (events_tx, events_rx) = mpsc::channel(256);
-    let opts = client_options(&config.mqtt, &format!("walkout-shelf-{}", std::process::id()))?;
-    let ingest = tokio::spawn(crate::shelf::live::run(opts, store_id.clone(), pipeline, events_tx, stop_rx.clone()));
-    let recorder = tokio::spawn(record_shelf_events(events_rx, storage.clone(), catalog.store.id.clone()));
-
-    let commerce = Commerce::start(config, &catalog, storage.clone(), stop_rx.clone()).await?;
+    let layout = crate::layout::StoreLayout::load(&config.store.calibration_dir)
+        .map_err(|e| ServeError::Store(format!("{}: {e}", config.store.calibration_dir.display())))?;
+    let runner = StoreRunner::new(
+        &catalog,
+        &layout,
+        FusionParams::from_config(&config.fusion),
+        TrackerParams::default(),
+        metrics.shelf.clone(),
+    );
+    let (inputs_tx, inputs_rx) = mpsc::channel(live::INPUT_QUEUE);
+    let (outputs_tx, outputs_rx) = mpsc::channel(256);
+    let store_loop = live::spawn_runner(runner, inputs_rx, outputs_tx);
+    let opts = client_options(&config.mqtt, &format!("walkout-store-{}", std::process::id()))?;
+    let ingest = tokio::spawn(live::forward_mqtt(
+        opts,
+        store_id.clone(),
+        inputs_tx.clone(),
+        metrics.vision.clone(),
+        stop_rx.clone(),
+    ));
+    let fusion_gate = Arc::new(live::FusionGate { inputs: inputs_tx });
+    let commerce = Commerce::start(config, &catalog, storage.clone(), fusion_gate, stop_rx.clone()).await?;
+    let settler =
+        tokio::spawn(settle_outputs(outputs_rx, storage.clone(), catalog.store.id.clone(), commerce.exit.clone()));
     let notify_worker = tokio::spawn(async move {
         let clock: Arc<dyn crate::notify::Clock> = Arc::new(crate::notify::SystemClock);
         commerce.worker.run(clock, std::time::Duration::from_secs(5), commerce.stop).await;
@@ -92,7 +113,10 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.map_err(ServeError::Server)?;
     let _ = stop_tx.send(true);
     let _ = ingest.await;
-    let _ = recorder.await;
+    // The gate (inside the router) and the MQTT feed are gone: the store loop
+    // decides what is pending, closes open visits for review and stops.
+    let _ = tokio::task::spawn_blocking(move || store_loop.join()).await;
+    let _ = settler.await;
     let _ = notify_worker.await;
     storage.close().await;
     tracing::info!("walkout stopped");
@@ -114,6 +138,7 @@ impl Commerce {
         config: &Config,
         catalog: &Catalog,
         storage: Arc<dyn Storage>,
+        tracks: Arc<dyn crate::visit::gate::GateTracks>,
         stop: watch::Receiver<bool>,
     ) -> Result<Self, ServeError> {
         use crate::payments::{PaymentService, SystemClock, provider_from_config};
@@ -136,7 +161,7 @@ impl Commerce {
             storage: storage.clone(),
             store: catalog.store.id.clone(),
             payments: Arc::new(holds),
-            tracks: Arc::new(crate::visit::gate::NoTracker),
+            tracks,
             skew_s: 5,
         };
         let exit = crate::visit::exit::Exit {
@@ -158,34 +183,49 @@ impl Commerce {
     }
 }
 
-/// Logs each shelf event and keeps stock levels in storage.
-async fn record_shelf_events(
-    mut events: mpsc::Receiver<ShelfEvent>,
+/// The store loop's outputs: closed visits go to the exit (charged, or
+/// parked for review), shelf events are logged and kept as stock levels.
+async fn settle_outputs(
+    mut outputs: mpsc::Receiver<StoreOutput>,
     storage: Arc<dyn Storage>,
     store: crate::ids::StoreId,
+    exit: Arc<crate::visit::exit::Exit>,
 ) {
-    while let Some(event) = events.recv().await {
-        let best = event.candidates.first().map(|c| format!("{} x{} (p={:.3})", c.name, c.qty, c.p));
-        tracing::info!(
-            t = event.t,
-            gondola = event.gondola,
-            shelf = event.shelf,
-            plates = ?event.plates,
-            delta_g = event.delta_g,
-            best = best.as_deref().unwrap_or("unexplained"),
-            ambiguous = event.ambiguous,
-            degraded = event.degraded,
-            "shelf event"
-        );
-        if let Some(moved) = &event.booked {
-            let plate = moved.plate.to_string();
-            if let Err(e) = storage.adjust_stock(&store, &plate, &moved.sku, moved.units, crate::now_ms()).await {
-                tracing::error!(%e, "cannot record a stock movement");
+    while let Some(out) = outputs.recv().await {
+        for event in &out.shelf_events {
+            record_shelf_event(event, &*storage, &store).await;
+        }
+        for closed in &out.closed {
+            match exit.close_fused(closed).await {
+                Ok(outcome) => tracing::info!(visit = %closed.visit, outcome = outcome.label(), "visit settled"),
+                Err(e) => tracing::error!(visit = %closed.visit, error = %e, "closing a visit failed; it stays open"),
             }
         }
-        for signal in &event.stock {
-            tracing::warn!(?signal, "stock");
+    }
+}
+
+/// Logs one shelf event and books its stock movement.
+async fn record_shelf_event(event: &ShelfEvent, storage: &dyn Storage, store: &crate::ids::StoreId) {
+    let best = event.candidates.first().map(|c| format!("{} x{} (p={:.3})", c.name, c.qty, c.p));
+    tracing::info!(
+        t = event.t,
+        gondola = event.gondola,
+        shelf = event.shelf,
+        plates = ?event.plates,
+        delta_g = event.delta_g,
+        best = best.as_deref().unwrap_or("unexplained"),
+        ambiguous = event.ambiguous,
+        degraded = event.degraded,
+        "shelf event"
+    );
+    if let Some(moved) = &event.booked {
+        let plate = moved.plate.to_string();
+        if let Err(e) = storage.adjust_stock(store, &plate, &moved.sku, moved.units, crate::now_ms()).await {
+            tracing::error!(%e, "cannot record a stock movement");
         }
+    }
+    for signal in &event.stock {
+        tracing::warn!(?signal, "stock");
     }
 }
 

@@ -8,12 +8,17 @@
 //! - [`engine`]: the time-ordered state machine that turns those into a
 //!   per-visit ledger of cart events and hands closed visits to checkout;
 //! - [`ledger`]: the cart at any moment, derived from the ledger alone;
-//! - [`policy`]: when a visit goes to staff review instead of being charged.
+//! - [`policy`]: when a visit goes to staff review instead of being charged;
+//! - [`runner`]: plates, cameras and gate scans through shelf pipeline,
+//!   tracker and fusion: the one loop live and offline runs share;
+//! - [`live`]: that loop fed by MQTT and the gate inside `walkout serve`.
 
 pub mod attribute;
 pub mod engine;
 pub mod ledger;
+pub mod live;
 pub mod policy;
+pub mod runner;
 pub mod visits;
 
 pub use engine::{ClosedVisit, EventDecision, Fusion, FusionParams, FusionStats};

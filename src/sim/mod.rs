@@ -6,8 +6,10 @@
 //! ([`poses`], through the calibration, with jitter, misses, false
 //! detections and occlusion), entry-gate scans and exit crossings; and the
 //! ground truth: for each visit, each item, its quantity and who took it.
+//! [`feed`] merges those into the time-ordered inputs a store receives.
 
 pub mod demo_layout;
+pub mod feed;
 pub mod motion;
 mod plan;
 pub mod plates;

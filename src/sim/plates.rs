@@ -67,24 +67,27 @@ fn plate_spec(world: &World, catalog: &Catalog, plate: PlateId) -> PlateSpec {
 /// per `per_batch` samples (6 = ten messages a second at 60 Hz), in time
 /// order across plates. Yields (time of the batch's last sample, topic, JSON
 /// payload): a controller publishes a batch once its last sample is read.
-pub fn messages<'a>(
-    store: &'a str,
-    readings: &'a BTreeMap<PlateId, Vec<Sample>>,
+pub fn messages(
+    store: &str,
+    readings: BTreeMap<PlateId, Vec<Sample>>,
     per_batch: usize,
-) -> impl Iterator<Item = (f64, String, Vec<u8>)> + 'a {
+) -> impl Iterator<Item = (f64, String, Vec<u8>)> + use<> {
     let per_batch = per_batch.max(1);
-    let mut cursors: Vec<(PlateId, &[Sample], u64)> = readings.iter().map(|(p, s)| (*p, s.as_slice(), 0)).collect();
+    let store = store.to_owned();
+    // (plate, its samples, next sample index, batches sent)
+    let mut cursors: Vec<(PlateId, Vec<Sample>, usize, u64)> =
+        readings.into_iter().map(|(p, s)| (p, s, 0, 0)).collect();
     std::iter::from_fn(move || {
         let next = cursors
             .iter_mut()
-            .filter(|(_, rest, _)| !rest.is_empty())
-            .min_by(|a, b| a.1[0].t.total_cmp(&b.1[0].t).then(a.0.cmp(&b.0)))?;
-        let (plate, rest, seq) = next;
-        let n = per_batch.min(rest.len());
-        let (batch, tail) = rest.split_at(n);
-        *rest = tail;
+            .filter(|(_, samples, at, _)| *at < samples.len())
+            .min_by(|a, b| a.1[a.2].t.total_cmp(&b.1[b.2].t).then(a.0.cmp(&b.0)))?;
+        let (plate, samples, at, seq) = next;
+        let end = (*at + per_batch).min(samples.len());
+        let batch = &samples[*at..end];
+        *at = end;
         *seq += 1;
-        let topic = codec::plate_topic(store, *plate);
+        let topic = codec::plate_topic(&store, *plate);
         let sent = batch.last().map_or(0.0, |s| s.t);
         Some((sent, topic, codec::Payload::from_samples(batch, *seq - 1).to_json()))
     })
@@ -121,7 +124,7 @@ mod tests {
         let b = PlateId::new(1, 1, 2);
         readings.insert(a, (0..10).map(|i| Sample { t: f64::from(i) / 60.0, grams: 1.0 }).collect());
         readings.insert(b, (0..10).map(|i| Sample { t: f64::from(i) / 60.0 + 0.001, grams: 2.0 }).collect());
-        let msgs: Vec<_> = messages("demo-store", &readings, 4).collect();
+        let msgs: Vec<_> = messages("demo-store", readings, 4).collect();
         assert_eq!(msgs.len(), 6);
         let mut last = f64::NEG_INFINITY;
         for (_, topic, payload) in &msgs {

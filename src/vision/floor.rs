@@ -4,9 +4,12 @@
 //! - Feet: the visible ankles' mean pixel, cast onto the plane at ankle
 //!   height (8 cm) and dropped to the floor.
 //!   Without ankles, the hips' mean pixel cast onto the plane at an assumed
-//!   hip height; without those, the bottom centre of the person's box, unless
-//!   the box touches a frame edge (then the body is cut off and the box
-//!   bottom need not be the feet).
+//!   hip height; without those, the shoulders' at an assumed shoulder
+//!   height; without those, the bottom centre of the person's box, when a
+//!   knee shows (the legs are in the box) and the box does not touch a frame
+//!   edge (then the body is cut off). A box of only a head and arms is not
+//!   cast: its bottom is the chest, and the ray through it meets the floor
+//!   metres behind the person (a ghost the tracker would follow).
 //! - Hands: the ray through a wrist pixel. Seen by two or more cameras, the
 //!   wrist is triangulated (least-squares closest point of the rays); seen
 //!   by one, it is where the ray meets the front of the shelf the person
@@ -21,10 +24,14 @@ use crate::layout::math::{Vec3, dot, norm, scale, sub};
 use crate::layout::{Camera, Ray, StoreGeometry};
 use crate::vision::decode::{Keypoint, Person};
 
+pub const LEFT_SHOULDER: usize = 5;
+pub const RIGHT_SHOULDER: usize = 6;
 pub const LEFT_WRIST: usize = 9;
 pub const RIGHT_WRIST: usize = 10;
 pub const LEFT_HIP: usize = 11;
 pub const RIGHT_HIP: usize = 12;
+pub const LEFT_KNEE: usize = 13;
+pub const RIGHT_KNEE: usize = 14;
 pub const LEFT_ANKLE: usize = 15;
 pub const RIGHT_ANKLE: usize = 16;
 
@@ -37,6 +44,8 @@ pub struct FloorParams {
     pub ankle_height_m: f64,
     /// Height of the hip joints above the floor (metres), for the hip fallback.
     pub hip_height_m: f64,
+    /// Height of the shoulder joints (metres), for the shoulder fallback.
+    pub shoulder_height_m: f64,
     /// Height of a hand not at a shelf (metres), for the last fallback.
     pub hand_height_m: f64,
     /// A shelf front within this horizontal distance of the person's floor
@@ -53,6 +62,7 @@ impl Default for FloorParams {
             min_keypoint_score: 0.2,
             ankle_height_m: 0.08,
             hip_height_m: 0.9,
+            shoulder_height_m: 1.4,
             hand_height_m: 1.0,
             reach_m: 0.9,
             edge_margin_px: 4.0,
@@ -66,6 +76,7 @@ impl Default for FloorParams {
 pub enum FootSource {
     Ankles,
     Hips,
+    Shoulders,
     BoxBottom,
 }
 
@@ -108,7 +119,16 @@ pub fn foot_point(camera: &Camera, person: &Person, p: &FloorParams) -> Option<F
     {
         return Some(fp);
     }
-    // The box bottom is the feet only when the frame does not cut the body off.
+    if let Some(fp) = mean_pixel(person, &[LEFT_SHOULDER, RIGHT_SHOULDER], p)
+        .and_then(|px| at(px, p.shoulder_height_m, FootSource::Shoulders))
+    {
+        return Some(fp);
+    }
+    // The box bottom is the feet only when the legs are in the box and the
+    // frame does not cut the body off.
+    if mean_pixel(person, &[LEFT_KNEE, RIGHT_KNEE], p).is_none() {
+        return None;
+    }
     let b = person.bbox;
     let m = p.edge_margin_px;
     let (w, h) = (camera.width as f32 - 1.0, camera.height as f32 - 1.0);
@@ -352,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn hips_then_box_bottom_stand_in_for_missing_ankles() {
+    fn hips_shoulders_then_box_bottom_stand_in_for_missing_ankles() {
         let layout = synth::store();
         let cam = layout.cameras.values().next().unwrap();
         let p = FloorParams::default();
@@ -364,11 +384,20 @@ mod tests {
         let fp = foot_point(cam, &person, &p).unwrap();
         assert_eq!(fp.source, FootSource::Hips);
         assert!((fp.x - 2.0).hypot(fp.y + 2.0) < 0.1, "{fp:?}");
+        for i in [LEFT_HIP, RIGHT_HIP] {
+            person.keypoints[i].score = 0.05;
+        }
+        let fp = foot_point(cam, &person, &p).unwrap();
+        assert_eq!(fp.source, FootSource::Shoulders);
+        assert!((fp.x - 2.0).hypot(fp.y + 2.0) < 0.25, "{fp:?}");
+        let knees = [person.keypoints[LEFT_KNEE], person.keypoints[RIGHT_KNEE]];
         for k in &mut person.keypoints {
             k.score = 0.0;
         }
         let [u, v] = cam.project([2.0, -2.0, 0.0]).unwrap();
         person.bbox = BoxPx { x0: u as f32 - 20.0, y0: v as f32 - 100.0, x1: u as f32 + 20.0, y1: v as f32 };
+        assert_eq!(foot_point(cam, &person, &p), None, "a box without legs in it (a chest) is not the feet");
+        (person.keypoints[LEFT_KNEE], person.keypoints[RIGHT_KNEE]) = (knees[0], knees[1]);
         let fp = foot_point(cam, &person, &p).unwrap();
         assert_eq!(fp.source, FootSource::BoxBottom);
         assert!((fp.x - 2.0).hypot(fp.y + 2.0) < 0.01, "{fp:?}");

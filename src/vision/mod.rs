@@ -5,10 +5,12 @@
 //! Capture ([`capture`]: OpenCV, one thread and bounded queue per camera),
 //! floor projection of feet and hands ([`floor`]), the multi-camera floor
 //! tracker ([`tracker`]) and the offline `walkout vision track` pipeline
-//! ([`pipeline`]); design and measured figures in `docs/vision.md`.
+//! ([`pipeline`]), and the MQTT contract that carries a frame's detections
+//! from the vision node to the store's fusion loop ([`feed`]); design and measured figures in `docs/vision.md`.
 
 pub mod capture;
 pub mod decode;
+pub mod feed;
 pub mod floor;
 pub mod manifest;
 pub mod model;

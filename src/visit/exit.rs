@@ -37,6 +37,16 @@ pub enum ExitOutcome {
     Review { case: CaseId, reasons: Vec<String> },
 }
 
+impl ExitOutcome {
+    /// `charged` or `review`, for logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Charged { .. } => "charged",
+            Self::Review { .. } => "review",
+        }
+    }
+}
+
 pub struct Exit {
     pub storage: Arc<dyn Storage>,
     pub payments: Arc<PaymentService>,
@@ -52,6 +62,17 @@ impl Exit {
     /// Closes the visit and charges it, or sends it to review.
     pub async fn exit(&self, visit_id: &VisitId, at_ms: i64) -> Result<ExitOutcome, ExitError> {
         self.exit_flagged(visit_id, at_ms, &[]).await
+    }
+
+    /// A visit fusion closed: appends its ledger as cart events (idempotent:
+    /// an event id already stored is not written twice) and exits it with
+    /// fusion's review flags. The one way both `serve` and the offline runs
+    /// hand a fused visit to checkout.
+    pub async fn close_fused(&self, closed: &crate::fusion::ClosedVisit) -> Result<ExitOutcome, ExitError> {
+        for e in &closed.events {
+            self.storage.append_cart_event(&to_append(e)).await?;
+        }
+        self.exit_flagged(&closed.visit, (closed.closed_at * 1000.0) as i64, &closed.flags).await
     }
 
     /// [`Exit::exit`] with the review reasons fusion found while building the
@@ -173,5 +194,23 @@ impl Exit {
         self.storage.set_visit_status(visit_id, VisitStatus::Settled, at_ms).await?;
         tracing::info!(visit = %visit_id, receipt = receipt.receipt_no, total_minor = receipt.total_minor, "visit charged");
         Ok(ExitOutcome::Charged { receipt, document: Box::new(document) })
+    }
+}
+
+/// A decided cart event as the ledger's append request.
+fn to_append(e: &crate::db::CartEvent) -> crate::db::NewCartEvent {
+    crate::db::NewCartEvent {
+        id: e.id.clone(),
+        store_id: e.store_id.clone(),
+        visit_id: e.visit_id.clone(),
+        kind: e.kind,
+        sku: e.sku.clone(),
+        quantity: e.quantity,
+        confidence: e.confidence,
+        source: e.source.clone(),
+        evidence_ref: e.evidence_ref.clone(),
+        shopper_id: e.shopper_id.clone(),
+        track_id: e.track_id.clone(),
+        at: e.at,
     }
 }

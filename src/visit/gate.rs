@@ -33,6 +33,10 @@ pub struct HoldRefused {
 #[async_trait::async_trait]
 pub trait GateTracks: Send + Sync {
     async fn track_at_gate(&self, gate: &str, at_ms: i64) -> Option<TrackId>;
+
+    /// The visit is open and its hold placed: the store loop starts linking
+    /// the party's tracks to it.
+    async fn visit_opened(&self, _visit: &Visit) {}
 }
 
 /// Until the vision tracker runs, no track is bound at the gate: visits open
@@ -131,6 +135,7 @@ impl Gate {
             self.storage.set_visit_status(&visit.id, VisitStatus::Cancelled, now_ms).await?;
             return Err(refused.into());
         }
+        self.tracks.visit_opened(&visit).await;
         tracing::info!(gate, visit = %visit.id, party, track = ?visit.track_id, "visit opened");
         Ok(visit)
     }

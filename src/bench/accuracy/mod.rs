@@ -9,14 +9,16 @@ pub mod cli;
 pub mod plot;
 pub mod score;
 pub mod shop;
+pub mod tracking;
 
 use crate::catalog::Catalog;
+use crate::fusion::runner::{StoreInput, StoreRunner};
 use crate::fusion::{ClosedVisit, Fusion, FusionParams, FusionStats};
 use crate::ids::VisitId;
-use crate::shelf::pipeline::{PipelineParams, ShelfPipeline};
+use crate::sim::feed::SimInput;
 use crate::sim::{self, Scenario, SimConfig, World};
 use crate::telemetry::ShelfMetrics;
-use crate::vision::tracker::{CameraObservation, Tracker, TrackerParams};
+use crate::vision::tracker::TrackerParams;
 use score::{Score, VisitOutcome};
 use serde::Serialize;
 use shop::{Decision, Shop};
@@ -63,6 +65,8 @@ pub struct AccuracyReport {
     pub hard_cases: BTreeMap<String, usize>,
     pub shelf_events: u64,
     pub fusion: FusionStats,
+    /// How well the tracker followed the simulated people.
+    pub tracking: tracking::TrackingQuality,
     pub score: Score,
     /// How many reviewed visits gave each reason (by its code).
     pub review_reasons: BTreeMap<String, usize>,
@@ -98,53 +102,46 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         shop.receipts_dir = Some(dir.clone());
     }
-    let readings = sim::plates::readings(&world, &catalog);
-    let store = catalog.store.id.to_string();
-    let mut messages = sim::plates::messages(&store, &readings, 6).peekable();
-    let mut pipeline =
-        ShelfPipeline::new(&store, catalog.shelf_catalog(), PipelineParams::with_defaults(), ShelfMetrics::default());
-    let mut tracker = Tracker::new(&world.layout, TrackerParams::default());
-    let mut fusion = Fusion::new(opts.fusion.clone(), &catalog, world.layout.geometry.clone());
-    let mut scans: Vec<&sim::Party> = world.parties.iter().collect();
-    scans.sort_by(|a, b| a.scan_t.total_cmp(&b.scan_t));
-    let mut scans = scans.into_iter().peekable();
+    let mut runner = StoreRunner::new(
+        &catalog,
+        &world.layout,
+        opts.fusion.clone(),
+        TrackerParams::default(),
+        ShelfMetrics::default(),
+    );
     let mut visit_party: BTreeMap<VisitId, u32> = BTreeMap::new();
     let mut decisions: BTreeMap<u32, (Decision, f64)> = BTreeMap::new();
+    let mut tracking = tracking::TrackingScorer::default();
     let mut progress = crate::bench::progress::Progress::new("simulating", world.end - world.t0, opts.progress);
-    for step in sim::poses::steps(&world) {
-        while let Some((_, topic, payload)) = messages.next_if(|m| m.0 <= step.t) {
-            for e in pipeline.handle_message(&topic, &payload) {
-                fusion.shelf_event(e);
+    for input in sim::feed::inputs(&world, &catalog, 6) {
+        match input {
+            SimInput::Plates { topic, payload, .. } => {
+                runner.input(StoreInput::Plates { topic, payload });
+            }
+            SimInput::Scan { t, party } => {
+                let guests = party.guests.len() as u8;
+                let visit = rt.block_on(shop.scan(party.index, guests, t))?;
+                visit_party.insert(visit.clone(), party.index);
+                runner.input(StoreInput::Scan { t, visit, guests });
+            }
+            SimInput::Frame(step) => {
+                let t = step.t;
+                let observations = sim::feed::camera_observations(step);
+                let out = runner.input(StoreInput::Frame { t, observations });
+                let on_floor: Vec<(u32, f64, f64)> =
+                    world.people.iter().filter_map(|p| p.floor_at(t).map(|(x, y, _)| (p.id, x, y))).collect();
+                tracking.step(&on_floor, &out.tracks);
+                close(&rt, &shop, &visit_party, out.closed, opts.fusion.grace_s, &mut decisions)?;
+                progress.set(t - world.t0);
             }
         }
-        while let Some(party) = scans.next_if(|p| p.scan_t <= step.t) {
-            let guests = party.guests.len() as u8;
-            let visit = rt.block_on(shop.scan(party.index, guests, party.scan_t))?;
-            visit_party.insert(visit.clone(), party.index);
-            fusion.scan(party.scan_t, visit, guests);
-        }
-        let observations: Vec<CameraObservation> = step
-            .observations
-            .into_iter()
-            .map(|o| CameraObservation { camera: o.camera, person: o.person, appearance: Some(o.appearance) })
-            .collect();
-        let states = tracker.update(step.t, &observations);
-        let closed = fusion.tracks(step.t, &states);
-        close(&rt, &shop, &visit_party, closed, opts.fusion.grace_s, &mut decisions)?;
-        progress.set(step.t - world.t0);
     }
-    for (_, topic, payload) in messages {
-        for e in pipeline.handle_message(&topic, &payload) {
-            fusion.shelf_event(e);
-        }
-    }
-    for e in pipeline.finish() {
-        fusion.shelf_event(e);
-    }
-    let closed = fusion.finish(world.end);
-    close(&rt, &shop, &visit_party, closed, opts.fusion.grace_s, &mut decisions)?;
+    let out = runner.input(StoreInput::End { t: world.end });
+    close(&rt, &shop, &visit_party, out.closed, opts.fusion.grace_s, &mut decisions)?;
     progress.done();
-    let report = assemble(opts, &world, &shop, &fusion, decisions, started)?;
+    let fusion = &runner.fusion;
+    let mut report = assemble(opts, &world, &shop, fusion, decisions, started)?;
+    report.tracking = tracking.finish(world.people.len());
     rt.block_on(shop.storage.close());
     Ok((report, world))
 }
@@ -230,6 +227,7 @@ fn assemble(
         hard_cases: world.hard_cases().into_iter().map(|(k, v)| (format!("{k:?}"), v)).collect(),
         shelf_events: fusion.stats.shelf_events,
         fusion: fusion.stats.clone(),
+        tracking: tracking::TrackingQuality::default(),
         score: score::score(&outcomes),
         review_reasons,
         outcomes,

@@ -6,7 +6,7 @@
 
 use crate::bench::checkout::{CheckoutBenchError, enrol};
 use crate::catalog::Catalog;
-use crate::db::{ConnectOptions, NewCartEvent, SqlStore, Storage};
+use crate::db::{ConnectOptions, SqlStore, Storage};
 use crate::fusion::ClosedVisit;
 use crate::ids::{DeviceId, ShopperId, Sku, VisitId};
 use crate::notify::Notifier;
@@ -97,25 +97,7 @@ impl Shop {
 
     /// Writes the visit's ledger and runs the exit.
     pub async fn exit(&self, closed: &ClosedVisit) -> Result<Decision, CheckoutBenchError> {
-        for e in &closed.events {
-            let event = NewCartEvent {
-                id: e.id.clone(),
-                store_id: e.store_id.clone(),
-                visit_id: e.visit_id.clone(),
-                kind: e.kind,
-                sku: e.sku.clone(),
-                quantity: e.quantity,
-                confidence: e.confidence,
-                source: e.source.clone(),
-                evidence_ref: e.evidence_ref.clone(),
-                shopper_id: e.shopper_id.clone(),
-                track_id: e.track_id.clone(),
-                at: e.at,
-            };
-            self.storage.append_cart_event(&event).await?;
-        }
-        let at_ms = (closed.closed_at * 1000.0) as i64;
-        let outcome = self.exit.exit_flagged(&closed.visit, at_ms, &closed.flags).await.map_err(err)?;
+        let outcome = self.exit.close_fused(closed).await.map_err(err)?;
         let cart = crate::fusion::ledger::cart(&self.storage.cart_events(&closed.visit).await?).items;
         Ok(match outcome {
             ExitOutcome::Charged { receipt, document } => {
