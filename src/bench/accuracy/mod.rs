@@ -10,6 +10,7 @@ pub mod plot;
 pub mod score;
 pub mod shop;
 pub mod tracking;
+pub mod tradeoff;
 
 use crate::catalog::Catalog;
 use crate::fusion::runner::{StoreInput, StoreRunner};
@@ -68,6 +69,8 @@ pub struct AccuracyReport {
     /// How well the tracker followed the simulated people.
     pub tracking: tracking::TrackingQuality,
     pub score: Score,
+    /// Review rate against wrong-and-unflagged visits over review thresholds.
+    pub tradeoff: Vec<tradeoff::TradeoffPoint>,
     /// How many reviewed visits gave each reason (by its code).
     pub review_reasons: BTreeMap<String, usize>,
     pub outcomes: Vec<VisitOutcome>,
@@ -181,17 +184,19 @@ fn assemble(
     for party in &world.parties {
         let true_items = truth.get(&party.index).cloned().unwrap_or_default();
         let true_minor = shop.price(&true_items)?;
-        let (cart, reviewed, charged_minor, latency, reasons) = match decisions.get(&party.index) {
+        let (cart, reviewed, charged_minor, latency, reasons, min_event_confidence) = match decisions.get(&party.index)
+        {
             Some((d, decided_at)) => {
                 for r in &d.reasons {
                     *review_reasons.entry(r.split(':').next().unwrap_or(r).to_owned()).or_insert(0) += 1;
                 }
-                (d.cart.clone(), d.reviewed, d.charged_minor, Some(decided_at - party.exit_t), d.reasons.clone())
+                let latency = Some(decided_at - party.exit_t);
+                (d.cart.clone(), d.reviewed, d.charged_minor, latency, d.reasons.clone(), d.min_confidence)
             }
             // The gate refused the party or fusion never closed the visit: staff must look.
             None => {
                 *review_reasons.entry("never_decided".into()).or_insert(0) += 1;
-                (BTreeMap::new(), true, 0, None, vec!["never_decided".to_owned()])
+                (BTreeMap::new(), true, 0, None, vec!["never_decided".to_owned()], None)
             }
         };
         outcomes.push(VisitOutcome {
@@ -203,6 +208,7 @@ fn assemble(
             true_minor,
             exit_to_decision_s: latency,
             reasons,
+            min_event_confidence,
         });
     }
     let by_party: BTreeMap<u32, &VisitOutcome> = world.parties.iter().map(|p| p.index).zip(&outcomes).collect();
@@ -229,6 +235,7 @@ fn assemble(
         fusion: fusion.stats.clone(),
         tracking: tracking::TrackingQuality::default(),
         score: score::score(&outcomes),
+        tradeoff: tradeoff::curve(&outcomes, &tradeoff::thresholds()),
         review_reasons,
         outcomes,
         events: fusion.decisions.clone(),

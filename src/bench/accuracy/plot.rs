@@ -40,12 +40,60 @@ fn save(img: &Mat, path: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// Writes `crowding.png` and `map.png` into `dir`; returns their paths.
+/// Writes `crowding.png`, `map.png` and `tradeoff.png` into `dir`; returns their paths.
 pub fn write_plots(report: &AccuracyReport, world: &World, dir: &Path) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let crowd = crowding(report).map_err(|e| e.to_string())?;
     let map = store_map(report, world).map_err(|e| e.to_string())?;
-    Ok(vec![save(&crowd, &dir.join("crowding.png"))?, save(&map, &dir.join("map.png"))?])
+    let curve = tradeoff(report).map_err(|e| e.to_string())?;
+    Ok(vec![
+        save(&crowd, &dir.join("crowding.png"))?,
+        save(&map, &dir.join("map.png"))?,
+        save(&curve, &dir.join("tradeoff.png"))?,
+    ])
+}
+
+fn axis_line(img: &mut Mat, a: Point, b: Point, colour: Scalar) -> opencv::Result<()> {
+    imgproc::line(img, a, b, colour, 1, imgproc::LINE_AA, 0)
+}
+
+/// Review rate (x) against wrong-and-unflagged visits (y) as the review
+/// threshold on event confidence moves from 0 to 1; each point is labelled
+/// with its threshold.
+fn tradeoff(report: &AccuracyReport) -> opencv::Result<Mat> {
+    let (w, h, left, bottom, top, right) = (720, 460, 80, 60, 50, 30);
+    let mut img = canvas(w, h)?;
+    let y_max = report.tradeoff.iter().map(|p| p.wrong_unflagged_rate).fold(0.05_f64, f64::max);
+    let (pw, ph) = (f64::from(w - left - right), f64::from(h - bottom - top));
+    let at = |x: f64, y: f64| Point::new(left + (x * pw).round() as i32, h - bottom - (y / y_max * ph).round() as i32);
+    let grey = rgb(220.0, 220.0, 220.0);
+    for i in 0..=4 {
+        let f = f64::from(i) / 4.0;
+        axis_line(&mut img, at(f, 0.0), at(f, y_max), grey)?;
+        axis_line(&mut img, at(0.0, f * y_max), at(1.0, f * y_max), grey)?;
+        text(&mut img, &format!("{:.0}%", f * 100.0), at(f, 0.0).x - 12, h - bottom + 18, 0.4)?;
+        text(&mut img, &format!("{:.1}%", f * y_max * 100.0), 15, at(0.0, f * y_max).y + 5, 0.4)?;
+    }
+    let line = rgb(70.0, 130.0, 200.0);
+    for pair in report.tradeoff.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (pa, pb) = (at(a.review_rate, a.wrong_unflagged_rate), at(b.review_rate, b.wrong_unflagged_rate));
+        imgproc::line(&mut img, pa, pb, line, 2, imgproc::LINE_AA, 0)?;
+    }
+    for (i, p) in report.tradeoff.iter().enumerate() {
+        let c = at(p.review_rate, p.wrong_unflagged_rate);
+        imgproc::circle(&mut img, c, 4, rgb(200.0, 60.0, 40.0), -1, imgproc::LINE_AA, 0)?;
+        if i % 4 == 0 || i + 1 == report.tradeoff.len() {
+            text(&mut img, &format!("{:.2}", p.review_below_confidence), c.x + 6, c.y - 6, 0.35)?;
+        }
+    }
+    let title = format!(
+        "{} seed {}: review rate vs wrong and unflagged visits, by review threshold",
+        report.scenario, report.seed
+    );
+    text(&mut img, &title, 10, 25, 0.5)?;
+    text(&mut img, "visits sent to staff review", left + 200, h - 15, 0.45)?;
+    Ok(img)
 }
 
 /// Share of shelf actions whose receipt line came out right, by how many

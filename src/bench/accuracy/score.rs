@@ -27,6 +27,8 @@ pub struct VisitOutcome {
     pub exit_to_decision_s: Option<f64>,
     /// Why it went to review (empty when charged).
     pub reasons: Vec<String>,
+    /// The least confident event of the cart (none when it is empty).
+    pub min_event_confidence: Option<f64>,
 }
 
 impl VisitOutcome {
@@ -123,6 +125,7 @@ mod tests {
             true_minor: real,
             exit_to_decision_s: Some(6.0),
             reasons: Vec::new(),
+            min_event_confidence: None,
         }
     }
 

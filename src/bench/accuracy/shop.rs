@@ -40,6 +40,8 @@ pub struct Decision {
     pub reviewed: bool,
     pub reasons: Vec<String>,
     pub charged_minor: i64,
+    /// The least confident event fusion put in the cart.
+    pub min_confidence: Option<f64>,
 }
 
 impl Shop {
@@ -98,6 +100,7 @@ impl Shop {
     /// Writes the visit's ledger and runs the exit.
     pub async fn exit(&self, closed: &ClosedVisit) -> Result<Decision, CheckoutBenchError> {
         let outcome = self.exit.close_fused(closed).await.map_err(err)?;
+        let min_confidence = closed.events.iter().map(|e| e.confidence).min_by(f64::total_cmp);
         let cart = crate::fusion::ledger::cart(&self.storage.cart_events(&closed.visit).await?).items;
         Ok(match outcome {
             ExitOutcome::Charged { receipt, document } => {
@@ -106,11 +109,17 @@ impl Shop {
                     std::fs::write(&path, crate::checkout::render_text(&document))
                         .map_err(|e| err(format!("{}: {e}", path.display())))?;
                 }
-                Decision { cart, reviewed: false, reasons: Vec::new(), charged_minor: receipt.total_minor }
+                Decision {
+                    cart,
+                    reviewed: false,
+                    reasons: Vec::new(),
+                    charged_minor: receipt.total_minor,
+                    min_confidence,
+                }
             }
             ExitOutcome::Review { reasons, .. } => {
                 let charged_minor = self.price(&cart)?;
-                Decision { cart, reviewed: true, reasons, charged_minor }
+                Decision { cart, reviewed: true, reasons, charged_minor, min_confidence }
             }
         })
     }
