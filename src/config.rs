@@ -46,6 +46,7 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub notify: NotifyConfig,
     pub fusion: FusionConfig,
+    pub review: ReviewConfig,
     pub log: LogConfig,
 }
 
@@ -65,6 +66,34 @@ pub struct FusionConfig {
 impl Default for FusionConfig {
     fn default() -> Self {
         Self { review_below_confidence: 0.9, min_attribution_p: 0.6, grace_s: 6.0 }
+    }
+}
+
+/// The staff console (`/console/`): evidence of flagged visits and staff logins.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// Where evidence of flagged visits (camera crops, weight traces) is kept.
+    pub evidence_dir: String,
+    /// Evidence older than this is deleted by a background job (hours).
+    pub retention_hours: u64,
+    /// How long a staff login lasts (minutes).
+    pub session_minutes: u64,
+    /// Failed logins in a row that lock a staff account...
+    pub max_failed_logins: u32,
+    /// ...for this many minutes.
+    pub lockout_minutes: u64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            evidence_dir: "data/evidence".into(),
+            retention_hours: 72,
+            session_minutes: 480,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+        }
     }
 }
 
@@ -242,7 +271,8 @@ pub enum ConfigError {
     Invalid { key: &'static str, reason: String },
 }
 
-const SECTIONS: &[&str] = &["store", "database", "http", "mqtt", "onnxruntime", "payments", "notify", "fusion", "log"];
+const SECTIONS: &[&str] =
+    &["store", "database", "http", "mqtt", "onnxruntime", "payments", "notify", "fusion", "review", "log"];
 
 impl Config {
     /// Reads `path` if given (it must exist), else `walkout.toml` in the
@@ -334,6 +364,21 @@ impl Config {
         }
         if !(0.0..=600.0).contains(&self.fusion.grace_s) {
             return invalid("fusion.grace_s", "must be between 0 and 600 seconds");
+        }
+        if !(1..=24 * 365).contains(&self.review.retention_hours) {
+            return invalid("review.retention_hours", "must be between 1 hour and 8760 hours (a year)");
+        }
+        if !(1..=24 * 60).contains(&self.review.session_minutes) {
+            return invalid("review.session_minutes", "must be between 1 and 1440 minutes");
+        }
+        if self.review.max_failed_logins == 0 {
+            return invalid("review.max_failed_logins", "must be at least 1");
+        }
+        if !(1..=24 * 60).contains(&self.review.lockout_minutes) {
+            return invalid("review.lockout_minutes", "must be between 1 and 1440 minutes");
+        }
+        if self.review.evidence_dir.trim().is_empty() {
+            return invalid("review.evidence_dir", "must name a folder");
         }
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return invalid("log.format", "must be `human` or `json`");

@@ -26,13 +26,12 @@
 //! | [`payments`] | the provider trait, sandbox and Stripe, idempotent hold / capture / refund |
 //! | [`notify`] | receipt e-mail (SMTP or files), Web Push (VAPID, RFC 8291), the retrying outbox |
 //! | [`app`] | the shopper accounts API, gate scans, disputes, Stripe webhooks, `/openapi.json` |
+//! | [`review`] | the staff console: review queue and cases with evidence, live store, back office |
 //! | [`bench`] | benchmarks and the accuracy scorer (`walkout bench ...`, JSON) |
 //! | [`telemetry`] | `tracing` logs and the Prometheus metrics registry |
 //! | [`http`] | the axum router ([`http::app`]), [`http::ApiError`], `/healthz`, `/metrics` |
 //! | [`service`] | the long-running `serve` process and its graceful shutdown |
 //! | [`demo`] | `walkout demo`: the embedded store, set up and reported |
-//!
-//! Still to come, per `docs/DESIGN.md`: `review` (the staff console).
 
 pub mod app;
 pub mod bench;
@@ -49,6 +48,7 @@ pub mod money;
 pub mod mqtt;
 pub mod notify;
 pub mod payments;
+pub mod review;
 pub mod service;
 pub mod shelf;
 pub mod sim;

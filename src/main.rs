@@ -54,6 +54,9 @@ enum Command {
     /// The store simulator.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Staff console accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Draw an entry token as the shopper's phone would (reference client).
     EntryToken {
         /// Device key file (base64url Ed25519 seed); created when missing.
@@ -68,6 +71,21 @@ enum Command {
         /// Also write the token as a QR code PNG here.
         #[arg(long)]
         png: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff account; the password is read from stdin (first line) or --password-env.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// `reviewer` (review queue, live store) or `manager` (also the back office).
+        #[arg(long)]
+        role: String,
+        /// Read the password from this environment variable instead of stdin.
+        #[arg(long)]
+        password_env: Option<String>,
     },
 }
 
@@ -426,6 +444,13 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(BenchCommand::Checkout { database_url, exits }) => {
                 let report = walkout::bench::checkout::run(&database_url, exits, &config.store.calibration_dir).await?;
                 println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Staff(StaffCommand::Add { username, role, password_env }) => {
+                let added =
+                    walkout::review::staff::cli_add(&config.database, &username, &role, password_env.as_deref())
+                        .await?;
+                println!("{added}");
                 Ok(())
             }
             Command::Migrate => {

@@ -89,8 +89,21 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     ));
     let fusion_gate = Arc::new(live::FusionGate { inputs: inputs_tx });
     let commerce = Commerce::start(config, &catalog, storage.clone(), fusion_gate, stop_rx.clone()).await?;
-    let settler =
-        tokio::spawn(settle_outputs(outputs_rx, storage.clone(), catalog.store.id.clone(), commerce.exit.clone()));
+    let (console, evidence_retention) = crate::review::start(
+        config,
+        &catalog,
+        layout.geometry.clone(),
+        storage.clone(),
+        commerce.exit.clone(),
+        stop_rx.clone(),
+    );
+    let settler = tokio::spawn(settle_outputs(
+        outputs_rx,
+        storage.clone(),
+        catalog.store.id.clone(),
+        commerce.exit.clone(),
+        console.live.clone(),
+    ));
     let notify_worker = tokio::spawn(async move {
         let clock: Arc<dyn crate::notify::Clock> = Arc::new(crate::notify::SystemClock);
         commerce.worker.run(clock, std::time::Duration::from_secs(5), commerce.stop).await;
@@ -101,6 +114,7 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     state.vapid_public_key = Some(commerce.vapid_public_key);
     state.payments = Some(commerce.payments);
     state.auto_refund_max_minor = config.payments.auto_refund_max_minor;
+    state.console = Some(console);
     if !config.payments.stripe_webhook_secret.expose().is_empty() {
         let verifier = crate::payments::WebhookVerifier::new(config.payments.stripe_webhook_secret.clone());
         state.stripe_webhooks = Some(Arc::new(verifier));
@@ -118,6 +132,7 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let _ = tokio::task::spawn_blocking(move || store_loop.join()).await;
     let _ = settler.await;
     let _ = notify_worker.await;
+    let _ = evidence_retention.await;
     storage.close().await;
     tracing::info!("walkout stopped");
     Ok(())
@@ -184,16 +199,28 @@ impl Commerce {
 }
 
 /// The store loop's outputs: closed visits go to the exit (charged, or
-/// parked for review), shelf events are logged and kept as stock levels.
+/// parked for review), shelf events are logged and kept as stock levels,
+/// tracks and degraded plates go to the staff console's live view.
 async fn settle_outputs(
     mut outputs: mpsc::Receiver<StoreOutput>,
     storage: Arc<dyn Storage>,
     store: crate::ids::StoreId,
     exit: Arc<crate::visit::exit::Exit>,
+    live_view: Arc<crate::review::live::LiveView>,
 ) {
     while let Some(out) = outputs.recv().await {
         for event in &out.shelf_events {
             record_shelf_event(event, &*storage, &store).await;
+            for p in &event.plates {
+                let plate = crate::ids::PlateId::new(event.gondola, event.shelf, *p);
+                live_view.set_plate_health(plate, event.degraded.then(|| "degraded readings".to_owned()));
+            }
+        }
+        if !out.tracks.is_empty() {
+            live_view.update_tracks(crate::now_ms(), &out.tracks);
+            for (track, visit) in &out.links {
+                live_view.link_track(track, visit);
+            }
         }
         for closed in &out.closed {
             match exit.close_fused(closed).await {

@@ -36,6 +36,11 @@ fn same_seed_same_receipts_and_every_visit_is_decided() {
     for o in &a.outcomes {
         assert!(o.exit_to_decision_s.is_some(), "{} was seen leaving and decided", o.visit);
     }
+    // Everyone was followed nearly all the time, with few tracks following nobody.
+    let t = &a.tracking;
+    assert_eq!(t.people, world.people.len());
+    assert!(t.coverage > 0.9, "{t:?}");
+    assert!(t.false_track_steps * 20 < t.person_steps, "{t:?}");
     println!("standard seed 11, 2 parties: {}", serde_json::to_string(&a.score).unwrap());
 }
 
@@ -44,7 +49,8 @@ fn plots_are_written_as_png() {
     let (report, world) = run(&options(Scenario::Adversarial, 2, 2)).expect("run");
     let dir = tempfile::tempdir().unwrap();
     let written: Vec<PathBuf> = walkout::bench::accuracy::plot::write_plots(&report, &world, dir.path()).unwrap();
-    assert_eq!(written.len(), 2);
+    assert_eq!(written.len(), 3, "crowding, map and trade-off: {written:?}");
+    assert_eq!(report.tradeoff.len(), walkout::bench::accuracy::tradeoff::thresholds().len());
     for p in written {
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is a PNG", p.display());

@@ -58,12 +58,12 @@ fn migrate_applies_then_reports_nothing_new() {
     let (ok, first, stderr) = run(walkout().env("WALKOUT_DATABASE_URL", &url).arg("migrate"));
     assert!(ok, "{stderr}");
     let first: serde_json::Value = serde_json::from_str(&first).unwrap();
-    assert_eq!(first["applied"], serde_json::json!([1, 2]));
+    assert_eq!(first["applied"], serde_json::json!([1, 2, 3]));
     let (ok, second, _) = run(walkout().env("WALKOUT_DATABASE_URL", &url).arg("migrate"));
     assert!(ok);
     let second: serde_json::Value = serde_json::from_str(&second).unwrap();
     assert_eq!(second["applied"], serde_json::json!([]));
-    assert_eq!(second["schema_version"], 2);
+    assert_eq!(second["schema_version"], 3);
 }
 
 #[test]

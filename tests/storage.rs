@@ -7,6 +7,9 @@ use std::sync::Arc;
 use walkout::db::*;
 use walkout::ids::*;
 
+#[path = "storage/review.rs"]
+mod review_cases;
+
 mod support {
     use super::*;
     use std::time::Duration;
@@ -137,6 +140,10 @@ conformance!(
     outbox_messages_are_queued_once_and_retried,
     push_subscriptions_are_kept_per_endpoint,
     staff_accounts_are_unique_and_track_lockout,
+    staff_sessions_are_found_by_hash_until_ended,
+    a_decision_writes_the_case_its_corrections_and_audit_at_once,
+    evidence_rows_are_listed_by_visit_and_by_age,
+    back_office_reads_are_bounded_by_time,
 );
 
 #[tokio::test]
@@ -154,6 +161,7 @@ async fn postgres_a_newer_schema_is_refused() {
 }
 
 mod cases {
+    pub use super::review_cases::*;
     use super::*;
 
     const STORE: &str = "store-1";

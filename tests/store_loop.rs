@@ -9,6 +9,8 @@
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use walkout::catalog::Catalog;
@@ -29,6 +31,8 @@ type Carts = BTreeMap<VisitId, (Vec<(String, String, i64)>, Vec<String>)>;
 
 /// Plate batches of one second (60 samples) keep the broker run short.
 const PER_BATCH: usize = 60;
+/// Messages published but not yet relayed, at most.
+const MAX_IN_BROKER: usize = 400;
 
 fn setup() -> (Catalog, World) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/demo-store");
@@ -118,9 +122,16 @@ async fn live(catalog: &Catalog, world: &World, addr: std::net::SocketAddr) -> C
     }
     while tokio::time::timeout(Duration::from_millis(300), feed_rx.recv()).await.is_ok() {}
     let (control_tx, control_rx) = mpsc::unbounded_channel();
-    let relay = tokio::spawn(relay(feed_rx, control_rx, to_loop.clone()));
+    let relayed = Arc::new(AtomicUsize::new(0));
+    let relay = tokio::spawn(relay(feed_rx, control_rx, to_loop.clone(), relayed.clone()));
     let mut published = 0usize;
     for input in inputs(world, catalog, PER_BATCH) {
+        // Keep at most a few hundred messages in the broker: Mosquitto drops
+        // QoS 1 messages beyond `max_queued_messages` (1000 by default) for a
+        // subscriber that falls behind, as a publisher this fast makes it.
+        while published > relayed.load(Ordering::Acquire) + MAX_IN_BROKER {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         match input {
             SimInput::Plates { topic, payload, .. } => {
                 client.publish(topic, QoS::AtLeastOnce, false, payload).await.unwrap();
@@ -162,6 +173,7 @@ async fn relay(
     mut feed_rx: mpsc::Receiver<StoreInput>,
     mut control: mpsc::UnboundedReceiver<Control>,
     to_loop: mpsc::Sender<StoreInput>,
+    progress: Arc<AtomicUsize>,
 ) {
     let (mut relayed, mut total) = (0usize, None);
     let mut scans = std::collections::VecDeque::new();
@@ -183,6 +195,7 @@ async fn relay(
                 let input = input.unwrap_or_else(|_| panic!("no message for 30 s after {relayed} of {total:?}"));
                 to_loop.send(input.expect("the feed stopped")).await.unwrap();
                 relayed += 1;
+                progress.store(relayed, Ordering::Release);
             }
         }
     }

@@ -215,4 +215,35 @@ pub trait Storage: Send + Sync {
         at: Millis,
     ) -> Result<i64, DbError>;
     async fn stock_levels(&self, store: &StoreId) -> Result<Vec<StockLevel>, DbError>;
+
+    // The staff console (`crate::review`): sessions, decisions, evidence, reports.
+
+    async fn get_staff(&self, id: &crate::ids::StaffId) -> Result<Option<Staff>, DbError>;
+    async fn create_staff_session(&self, session: &StaffSession) -> Result<(), DbError>;
+    /// The session with this token hash, expired or not: the console tells
+    /// an expired login from a missing one.
+    async fn staff_session(&self, token_hash: &str) -> Result<Option<StaffSession>, DbError>;
+    async fn delete_staff_session(&self, token_hash: &str) -> Result<(), DbError>;
+    /// Decides a case claimed by `decision.staff` and appends its correcting
+    /// cart events and audit entries, all in one transaction. A case already
+    /// decided, or claimed by someone else, is refused with [`DbError::State`]
+    /// and nothing is written.
+    async fn decide_review(&self, decision: &ReviewDecision) -> Result<ReviewCase, DbError>;
+    /// The store's cases opened in `[from, to)`, any status, oldest first.
+    async fn review_cases_between(&self, store: &StoreId, from: Millis, to: Millis)
+    -> Result<Vec<ReviewCase>, DbError>;
+    /// The store's receipts issued in `[from, to)`, in number order.
+    async fn receipts_between(&self, store: &StoreId, from: Millis, to: Millis) -> Result<Vec<Receipt>, DbError>;
+    /// The store's visits that exited in `[from, to)`.
+    async fn visits_exited_between(&self, store: &StoreId, from: Millis, to: Millis) -> Result<Vec<Visit>, DbError>;
+    /// Audit entries with this action in `[from, to)`, in order.
+    async fn audit_by_action(&self, action: &str, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, DbError>;
+    async fn add_evidence(&self, evidence: &Evidence) -> Result<(), DbError>;
+    async fn get_evidence(&self, id: &str) -> Result<Option<Evidence>, DbError>;
+    /// A visit's evidence by event time.
+    async fn evidence_for_visit(&self, visit: &VisitId) -> Result<Vec<Evidence>, DbError>;
+    /// Evidence created before `cutoff` (oldest first, at most `limit`): what retention deletes.
+    async fn evidence_created_before(&self, cutoff: Millis, limit: i64) -> Result<Vec<Evidence>, DbError>;
+    /// Returns false when there was no such row.
+    async fn delete_evidence(&self, id: &str) -> Result<bool, DbError>;
 }

@@ -322,3 +322,60 @@ pub struct Staff {
     pub locked_until: Option<Millis>,
     pub created_at: Millis,
 }
+
+/// A staff member's console login; the cookie holds the token, the database
+/// only its SHA-256, with the CSRF synchroniser token every form must echo.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct StaffSession {
+    /// Hex SHA-256 of the cookie's token.
+    pub token_hash: String,
+    pub staff_id: crate::ids::StaffId,
+    pub csrf_token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// One piece of evidence kept for a flagged visit: a file under the
+/// configured evidence folder, about one event of the visit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Evidence {
+    pub id: String,
+    pub visit_id: VisitId,
+    /// The cart event (or shelf event) it documents.
+    pub event_id: String,
+    /// `snapshot` (JPEG crop), `weight_trace` (JSON samples) or `candidates` (JSON).
+    pub kind: String,
+    /// The camera or the plate it came from.
+    pub source: String,
+    /// Relative to the evidence folder.
+    pub path: String,
+    /// The time of the event it documents.
+    pub at: Millis,
+    pub created_at: Millis,
+}
+
+/// An audit log entry to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAudit {
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail_json: String,
+}
+
+/// A reviewer's decision on a claimed case, written in one transaction: the
+/// case is decided, its correcting cart events appended and its audit
+/// entries written, or none of it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReviewDecision {
+    pub case_id: CaseId,
+    /// The reviewer, who must hold the claim.
+    pub staff: String,
+    /// `approve`, `corrected`, ...
+    pub decision: String,
+    pub comment: String,
+    pub at: Millis,
+    pub corrections: Vec<super::NewCartEvent>,
+    pub audit: Vec<NewAudit>,
+}

@@ -31,6 +31,9 @@ macro_rules! on_pool {
     };
 }
 
+#[path = "sql_review.rs"]
+mod sql_review;
+
 /// How to connect; `schema` (Postgres only) isolates a run in its own schema.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
@@ -104,6 +107,8 @@ fn sqlite_constraint_name(message: &str) -> String {
         ("products.store_id, products.sku", "products_pk"),
         ("facings.store_id, facings.plate_id, facings.sku", "facings_pk"),
         ("staff.username", "staff_username_unique"),
+        ("staff_sessions.token_hash", "staff_sessions_pkey"),
+        ("evidence.id", "evidence_pkey"),
     ];
     if message.starts_with("FOREIGN KEY constraint failed") {
         return "foreign_key".to_owned();
@@ -736,6 +741,56 @@ impl Storage for SqlStore {
     async fn stock_levels(&self, store: &StoreId) -> Result<Vec<StockLevel>, DbError> {
         let sql = "SELECT * FROM stock_levels WHERE store_id = $1 ORDER BY plate_id, sku";
         on_pool!(self, pool => sqlx::query_as(sql).bind(store).fetch_all(pool).await).map_err(map_err)
+    }
+
+    // The staff console's statements live in `sql_review.rs`.
+
+    async fn get_staff(&self, id: &crate::ids::StaffId) -> Result<Option<Staff>, DbError> {
+        self.review_get_staff(id).await
+    }
+    async fn create_staff_session(&self, session: &StaffSession) -> Result<(), DbError> {
+        self.review_create_session(session).await
+    }
+    async fn staff_session(&self, token_hash: &str) -> Result<Option<StaffSession>, DbError> {
+        self.review_session(token_hash).await
+    }
+    async fn delete_staff_session(&self, token_hash: &str) -> Result<(), DbError> {
+        self.review_delete_session(token_hash).await
+    }
+    async fn decide_review(&self, decision: &ReviewDecision) -> Result<ReviewCase, DbError> {
+        self.review_decide(decision).await
+    }
+    async fn review_cases_between(
+        &self,
+        store: &StoreId,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<ReviewCase>, DbError> {
+        self.review_cases_in(store, from, to).await
+    }
+    async fn receipts_between(&self, store: &StoreId, from: Millis, to: Millis) -> Result<Vec<Receipt>, DbError> {
+        self.review_receipts_between(store, from, to).await
+    }
+    async fn visits_exited_between(&self, store: &StoreId, from: Millis, to: Millis) -> Result<Vec<Visit>, DbError> {
+        self.review_visits_exited_between(store, from, to).await
+    }
+    async fn audit_by_action(&self, action: &str, from: Millis, to: Millis) -> Result<Vec<AuditEntry>, DbError> {
+        self.review_audit_by_action(action, from, to).await
+    }
+    async fn add_evidence(&self, evidence: &Evidence) -> Result<(), DbError> {
+        self.review_add_evidence(evidence).await
+    }
+    async fn get_evidence(&self, id: &str) -> Result<Option<Evidence>, DbError> {
+        self.review_get_evidence(id).await
+    }
+    async fn evidence_for_visit(&self, visit: &VisitId) -> Result<Vec<Evidence>, DbError> {
+        self.review_evidence_for_visit(visit).await
+    }
+    async fn evidence_created_before(&self, cutoff: Millis, limit: i64) -> Result<Vec<Evidence>, DbError> {
+        self.review_evidence_before(cutoff, limit).await
+    }
+    async fn delete_evidence(&self, id: &str) -> Result<bool, DbError> {
+        self.review_delete_evidence(id).await
     }
 }
 

@@ -129,6 +129,11 @@ impl Fusion {
         }
     }
 
+    /// The visit a track is linked to, if any.
+    pub fn visit_of_track(&self, track: &TrackId) -> Option<VisitId> {
+        self.book.visit_of(track).map(|v| v.id.clone())
+    }
+
     /// A gate scan opened `visit` for a host and `guests`.
     pub fn scan(&mut self, t: f64, visit: VisitId, guests: u8) {
         self.book.scan(t, visit, guests);

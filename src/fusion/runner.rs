@@ -36,6 +36,8 @@ pub struct StoreOutput {
     pub tracks: Vec<TrackState>,
     /// Visits ready for checkout, with their ledgers and review flags.
     pub closed: Vec<ClosedVisit>,
+    /// After a frame: which of `tracks` belong to which visit.
+    pub links: Vec<(crate::ids::TrackId, VisitId)>,
 }
 
 pub struct StoreRunner {
@@ -71,6 +73,11 @@ impl StoreRunner {
             StoreInput::Frame { t, observations } => {
                 out.tracks = self.tracker.update(t, &observations);
                 out.closed = self.fusion.tracks(t, &out.tracks);
+                out.links = out
+                    .tracks
+                    .iter()
+                    .filter_map(|s| Some((s.id.clone(), self.fusion.visit_of_track(&s.id)?)))
+                    .collect();
             }
             StoreInput::End { t } => {
                 out.shelf_events = self.pipeline.finish();

@@ -35,6 +35,8 @@ pub struct AppState {
     pub auto_refund_max_minor: i64,
     /// Verifies Stripe's webhook signatures; `None` answers them with 503.
     pub stripe_webhooks: Option<Arc<crate::payments::WebhookVerifier>>,
+    /// The staff console (`/console/`); `None` answers its pages with 503.
+    pub console: Option<Arc<crate::review::Console>>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             payments: None,
             auto_refund_max_minor: 0,
             stripe_webhooks: None,
+            console: None,
         }
     }
 }
@@ -58,6 +61,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::app::routes())
+        .merge(crate::review::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

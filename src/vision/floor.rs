@@ -126,9 +126,7 @@ pub fn foot_point(camera: &Camera, person: &Person, p: &FloorParams) -> Option<F
     }
     // The box bottom is the feet only when the legs are in the box and the
     // frame does not cut the body off.
-    if mean_pixel(person, &[LEFT_KNEE, RIGHT_KNEE], p).is_none() {
-        return None;
-    }
+    mean_pixel(person, &[LEFT_KNEE, RIGHT_KNEE], p)?;
     let b = person.bbox;
     let m = p.edge_margin_px;
     let (w, h) = (camera.width as f32 - 1.0, camera.height as f32 - 1.0);

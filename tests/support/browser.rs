@@ -136,6 +136,19 @@ impl Browser {
     /// A new tab, attached, with the Page and Runtime domains on.
     pub async fn new_page(&self) -> Result<Page<'_>, String> {
         let target = self.call(None, "Target.createTarget", json!({"url": "about:blank"})).await?;
+        self.attach(target).await
+    }
+
+    /// A tab in a browser context of its own (its own cookies and storage:
+    /// another person's browser), attached like [`Browser::new_page`].
+    pub async fn new_isolated_page(&self) -> Result<Page<'_>, String> {
+        let context = self.call(None, "Target.createBrowserContext", json!({})).await?;
+        let params = json!({"url": "about:blank", "browserContextId": context["browserContextId"]});
+        let target = self.call(None, "Target.createTarget", params).await?;
+        self.attach(target).await
+    }
+
+    async fn attach(&self, target: Value) -> Result<Page<'_>, String> {
         let attached =
             self.call(None, "Target.attachToTarget", json!({"targetId": target["targetId"], "flatten": true})).await?;
         let session = attached["sessionId"].as_str().ok_or("no sessionId")?.to_owned();
