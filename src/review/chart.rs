@@ -42,21 +42,8 @@ pub struct BarChart {
     pub height: f64,
 }
 
-/// XML-escapes text for SVG and HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// XML-escapes text for SVG and HTML (the receipts' HTML escaper).
+pub use crate::notify::escape;
 
 /// A number as a tick label: no trailing zeros, at most 3 decimals.
 pub fn tick_label(v: f64) -> String {
