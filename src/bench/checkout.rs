@@ -83,14 +83,16 @@ pub async fn run(
     result
 }
 
-async fn measure(
+/// The real gate (sandbox payment holds of 50.00 per person, no tracker)
+/// and exit (sandbox capture, receipts queued) over `storage`, whose
+/// catalogue is installed; the sandbox's own ledger lives under `scratch`.
+/// Shared by this benchmark and the accuracy benchmark's store.
+pub(crate) async fn sandbox_gate_and_exit(
     storage: Arc<SqlStore>,
-    exits: usize,
-    calibration: &Path,
+    catalog: &Catalog,
     scratch: &Path,
-) -> Result<CheckoutBenchReport, CheckoutBenchError> {
-    let catalog = Catalog::load(calibration).map_err(setup_err)?;
-    catalog.install(&*storage, crate::now_ms()).await?;
+    review_below_confidence: f64,
+) -> Result<(Gate, Exit), CheckoutBenchError> {
     let rules = catalog.pricing.clone().ok_or_else(|| setup_err("the store has no pricing.toml"))?;
     let sandbox = SandboxProvider::open(scratch.join("sandbox.db"), Arc::new(SystemClock)).await.map_err(setup_err)?;
     let payments = Arc::new(PaymentService::new(storage.clone(), Arc::new(sandbox), Arc::new(SystemClock)));
@@ -107,14 +109,27 @@ async fn measure(
         tracks: Arc::new(NoTracker),
         skew_s: 5,
     };
-    let exit = Arc::new(Exit {
+    let exit = Exit {
         storage: storage.clone(),
         payments,
         notifier: Notifier::new(storage.clone()),
         rules,
         timezone: catalog.store.timezone.clone(),
-        review_below_confidence: 0.9,
-    });
+        review_below_confidence,
+    };
+    Ok((gate, exit))
+}
+
+async fn measure(
+    storage: Arc<SqlStore>,
+    exits: usize,
+    calibration: &Path,
+    scratch: &Path,
+) -> Result<CheckoutBenchReport, CheckoutBenchError> {
+    let catalog = Catalog::load(calibration).map_err(setup_err)?;
+    catalog.install(&*storage, crate::now_ms()).await?;
+    let (gate, exit) = sandbox_gate_and_exit(storage.clone(), &catalog, scratch, 0.9).await?;
+    let exit = Arc::new(exit);
     let products: Vec<_> = catalog.products.values().filter(|p| !p.age_restricted).map(|p| p.sku.clone()).collect();
     let (mut visits, mut verify_ms) = (Vec::new(), Vec::new());
     for i in 0..exits {

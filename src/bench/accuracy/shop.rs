@@ -4,17 +4,14 @@
 //! ledger written as cart events, and the real exit (review policy,
 //! pricing, capture, gap-free receipts, e-mail and push queued).
 
-use crate::bench::checkout::{CheckoutBenchError, enrol};
+use crate::bench::checkout::{CheckoutBenchError, enrol, sandbox_gate_and_exit};
 use crate::catalog::Catalog;
 use crate::db::{ConnectOptions, SqlStore, Storage};
 use crate::fusion::ClosedVisit;
 use crate::ids::{DeviceId, ShopperId, Sku, VisitId};
-use crate::notify::Notifier;
-use crate::payments::{PaymentService, SandboxProvider, SystemClock};
 use crate::visit::client::DeviceKey;
 use crate::visit::exit::{Exit, ExitOutcome};
-use crate::visit::gate::{Gate, NoTracker};
-use crate::visit::hold::PaymentHolds;
+use crate::visit::gate::Gate;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -50,30 +47,7 @@ impl Shop {
         let url = format!("sqlite://{}/store.db", dir.display());
         let storage = Arc::new(SqlStore::connect(&ConnectOptions::new(url)).await?);
         catalog.install(&*storage, crate::now_ms()).await?;
-        let rules = catalog.pricing.clone().ok_or_else(|| err("the store has no pricing.toml"))?;
-        let sandbox = SandboxProvider::open(dir.join("sandbox.db"), Arc::new(SystemClock)).await.map_err(err)?;
-        let payments = Arc::new(PaymentService::new(storage.clone(), Arc::new(sandbox), Arc::new(SystemClock)));
-        let holds = PaymentHolds {
-            storage: storage.clone(),
-            payments: payments.clone(),
-            per_person_minor: 5_000,
-            currency: catalog.currency,
-        };
-        let gate = Gate {
-            storage: storage.clone(),
-            store: catalog.store.id.clone(),
-            payments: Arc::new(holds),
-            tracks: Arc::new(NoTracker),
-            skew_s: 5,
-        };
-        let exit = Exit {
-            storage: storage.clone(),
-            payments,
-            notifier: Notifier::new(storage.clone()),
-            rules,
-            timezone: catalog.store.timezone.clone(),
-            review_below_confidence,
-        };
+        let (gate, exit) = sandbox_gate_and_exit(storage.clone(), catalog, dir, review_below_confidence).await?;
         Ok(Self {
             storage,
             gate,
