@@ -3,20 +3,18 @@
 //! service, and the router on a socket for the browser.
 
 use super::support::http::call;
+use super::support::store::DemoStore;
 use axum::http::StatusCode;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use walkout::catalog::Catalog;
-use walkout::db::{CartEventKind, ConnectOptions, NewCartEvent, SqlStore, Storage};
+use walkout::db::{CartEventKind, NewCartEvent, SqlStore, Storage};
 use walkout::http::{AppState, app};
 use walkout::ids::{ShopperId, Sku, StoreId, VisitId};
-use walkout::notify::{MemoryMailer, Notifier, OutboxWorker, VapidKey, WebPushSender, parse_mailbox};
-use walkout::payments::{PaymentService, SandboxProvider, SystemClock};
+use walkout::notify::{MemoryMailer, OutboxWorker, VapidKey, WebPushSender, parse_mailbox};
+use walkout::payments::SandboxProvider;
 use walkout::telemetry::Metrics;
 use walkout::visit::exit::{Exit, ExitOutcome};
-use walkout::visit::gate::{Gate, NoTracker};
-use walkout::visit::hold::PaymentHolds;
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -25,7 +23,7 @@ pub struct Store {
     pub router: axum::Router,
     pub storage: Arc<SqlStore>,
     pub sandbox: Arc<SandboxProvider>,
-    pub exit: Exit,
+    pub exit: Arc<Exit>,
     pub worker: OutboxWorker,
     pub pushes: Arc<Mutex<Vec<Vec<u8>>>>,
     pub push_url: String,
@@ -33,45 +31,17 @@ pub struct Store {
 }
 
 pub async fn open_store(provider: &'static str) -> Store {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/w.db", dir.path().display());
-    let storage = Arc::new(SqlStore::connect(&ConnectOptions::new(url)).await.unwrap());
-    let catalog =
-        Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/demo-store")).unwrap();
-    catalog.install(&*storage, 1).await.unwrap();
-    let sandbox = Arc::new(SandboxProvider::open(dir.path().join("sandbox.db"), Arc::new(SystemClock)).await.unwrap());
-    let payments = Arc::new(PaymentService::new(storage.clone(), sandbox.clone(), Arc::new(SystemClock)));
-    let holds = PaymentHolds {
-        storage: storage.clone(),
-        payments: payments.clone(),
-        per_person_minor: 5_000,
-        currency: catalog.currency,
-    };
-    let gate = Gate {
-        storage: storage.clone(),
-        store: StoreId::from("demo-store"),
-        payments: Arc::new(holds),
-        tracks: Arc::new(NoTracker),
-        skew_s: 5,
-    };
+    let DemoStore { storage, sandbox, payments, gate, exit, dir, .. } = DemoStore::open().await;
     let vapid = VapidKey::generate();
     let mut state = AppState::new(storage.clone(), Arc::new(Metrics::default()), "sqlite");
     state.payment_provider = provider;
-    state.gate = Some(Arc::new(gate));
-    state.payments = Some(payments.clone());
+    state.gate = Some(gate);
+    state.payments = Some(payments);
     state.auto_refund_max_minor = 100;
     state.vapid_public_key = Some(vapid.public_key_b64().to_owned());
     let push = WebPushSender::new(vapid, "mailto:ops@walkout.test").unwrap().allow_http(true);
     let from = parse_mailbox("receipts@walkout.test").unwrap();
     let worker = OutboxWorker::new(storage.clone(), Arc::new(MemoryMailer::default()), Arc::new(push), from);
-    let exit = Exit {
-        storage: storage.clone(),
-        payments,
-        notifier: Notifier::new(storage.clone()),
-        rules: catalog.pricing.clone().unwrap(),
-        timezone: "Europe/Berlin".into(),
-        review_below_confidence: 0.9,
-    };
     let (push_url, pushes) = push_endpoint().await;
     Store { router: app(state), storage, sandbox, exit, worker, pushes, push_url, _dir: dir }
 }
