@@ -134,6 +134,11 @@ impl Fusion {
         self.book.visit_of(track).map(|v| v.id.clone())
     }
 
+    /// Every visit opened so far, its scan time and the tracks linked to it (diagnostics).
+    pub fn visit_members(&self) -> Vec<(VisitId, f64, Vec<TrackId>)> {
+        self.book.visits.iter().map(|v| (v.id.clone(), v.scan_t, v.members.clone())).collect()
+    }
+
     /// A gate scan opened `visit` for a host and `guests`.
     pub fn scan(&mut self, t: f64, visit: VisitId, guests: u8) {
         self.book.scan(t, visit, guests);

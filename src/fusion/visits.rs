@@ -12,20 +12,29 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkParams {
-    /// A track first seen this long after a scan (s) can still join its visit.
+    /// A track first seen at the entrance this long after a scan (s) can still join its visit...
     pub join_window_s: f64,
-    /// ... and up to this long before it (the scanner's clock, walking order).
+    /// ... and one first seen up to this long before it (walking up to the gate).
     pub join_early_s: f64,
     /// A member unseen this long is lost (s).
     pub lost_after_s: f64,
     /// A new track this close (m, plus walking) to where a member vanished rejoins.
     pub rejoin_distance_m: f64,
     pub rejoin_window_s: f64,
+    /// A new track this close to a member of a party not yet fully tracked joins it (m).
+    pub split_distance_m: f64,
 }
 
 impl Default for LinkParams {
     fn default() -> Self {
-        Self { join_window_s: 15.0, join_early_s: 2.0, lost_after_s: 4.0, rejoin_distance_m: 1.2, rejoin_window_s: 8.0 }
+        Self {
+            join_window_s: 15.0,
+            join_early_s: 10.0,
+            lost_after_s: 4.0,
+            rejoin_distance_m: 1.2,
+            rejoin_window_s: 8.0,
+            split_distance_m: 1.0,
+        }
     }
 }
 
@@ -47,6 +56,8 @@ struct Seen {
     x: f64,
     y: f64,
     first_t: f64,
+    /// First seen in the entry zone (came in through the gate).
+    entered: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -82,8 +93,9 @@ impl VisitBook {
     /// One tracker step; returns the visits that closed at it.
     pub fn step(&mut self, geometry: &StoreGeometry, t: f64, tracks: &[(TrackId, f64, f64)]) -> Vec<VisitId> {
         for (id, x, y) in tracks {
-            let first_t = self.seen.get(id).map_or(t, |s| s.first_t);
-            self.seen.insert(id.clone(), Seen { t, x: *x, y: *y, first_t });
+            let (first_t, entered) =
+                self.seen.get(id).map_or((t, in_zone(geometry, ZoneKind::Entry, *x, *y)), |s| (s.first_t, s.entered));
+            self.seen.insert(id.clone(), Seen { t, x: *x, y: *y, first_t, entered });
             if !self.owner.contains_key(id) && !self.orphans.contains_key(id) && !self.link(geometry, id, t, *x, *y) {
                 // Waiting at the gate for a scan, or reborn without a lost member nearby yet.
                 let waiting = in_zone(geometry, ZoneKind::Entry, *x, *y);
@@ -120,16 +132,32 @@ impl VisitBook {
     /// Joins the track to a visit if one fits; false if none does yet.
     fn link(&mut self, geometry: &StoreGeometry, id: &TrackId, t: f64, x: f64, y: f64) -> bool {
         let p = &self.params;
-        if in_zone(geometry, ZoneKind::Entry, x, y) {
-            let open = self.visits.iter().position(|v| {
-                v.closed_at.is_none()
-                    && v.members.len() < v.party_size
-                    && t >= v.scan_t - p.join_early_s
-                    && t <= v.scan_t + p.join_window_s
-            });
-            if let Some(v) = open {
-                self.join(v, id);
-                return true;
+        let (first_t, entered) = self.seen.get(id).map_or((t, false), |s| (s.first_t, s.entered));
+        if entered {
+            // The party member whose scan is nearest in time to the track's
+            // first sighting at the gate. A scan after the sighting is final
+            // (later ones are further); one before it may still lose to a
+            // scan to come, so a track still at the entrance waits until
+            // that can no longer happen. One that walked on takes it now.
+            let waiting = in_zone(geometry, ZoneKind::Entry, x, y);
+            let nearest = self
+                .visits
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| {
+                    v.closed_at.is_none()
+                        && v.members.len() < v.party_size
+                        && v.scan_t >= first_t - p.join_window_s
+                        && v.scan_t <= first_t + p.join_early_s
+                })
+                .min_by(|a, b| (a.1.scan_t - first_t).abs().total_cmp(&(b.1.scan_t - first_t).abs()));
+            match nearest {
+                Some((v, visit)) if !waiting || visit.scan_t >= first_t || t - first_t >= first_t - visit.scan_t => {
+                    self.join(v, id);
+                    return true;
+                }
+                Some(_) => return false,
+                None => {}
             }
         }
         // A track reborn mid-store: the member who vanished nearest, most recently.
@@ -146,6 +174,22 @@ impl VisitBook {
             let d = (s.x - x).hypot(s.y - y);
             if d <= p.rejoin_distance_m + 1.5 * gap && best.is_none_or(|(_, bd)| d < bd) {
                 best = Some((v, d));
+            }
+        }
+        // A party member walking close behind another was one track until
+        // they parted: a new track beside a member of a visit still short
+        // of its party size joins it.
+        if best.is_none() {
+            for (member, &v) in &self.owner {
+                let visit = &self.visits[v];
+                if visit.closed_at.is_some() || visit.members.len() >= visit.party_size {
+                    continue;
+                }
+                let Some(s) = self.seen.get(member).filter(|s| t - s.t <= 0.5) else { continue };
+                let d = (s.x - x).hypot(s.y - y);
+                if d <= p.split_distance_m && best.is_none_or(|(_, bd)| d < bd) {
+                    best = Some((v, d));
+                }
             }
         }
         match best {

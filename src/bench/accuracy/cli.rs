@@ -58,6 +58,11 @@ fn headline(r: &AccuracyReport) -> serde_json::Value {
     if let Some(map) = v.as_object_mut() {
         map.remove("outcomes");
         map.remove("events");
+        if let Some(linking) = map.get_mut("linking").and_then(|l| l.as_object_mut()) {
+            for detail in ["wrong", "unlinked", "visits"] {
+                linking.remove(detail);
+            }
+        }
     }
     v
 }

@@ -6,6 +6,7 @@
 //! scorer ([`score`]) compares every visit with the simulator's truth.
 
 pub mod cli;
+pub mod linking;
 pub mod plot;
 pub mod score;
 pub mod shop;
@@ -68,6 +69,8 @@ pub struct AccuracyReport {
     pub fusion: FusionStats,
     /// How well the tracker followed the simulated people.
     pub tracking: tracking::TrackingQuality,
+    /// Whether tracks were linked to the right visits (by the detections' truth).
+    pub linking: linking::LinkingQuality,
     pub score: Score,
     /// Review rate against wrong-and-unflagged visits over review thresholds.
     pub tradeoff: Vec<tradeoff::TradeoffPoint>,
@@ -115,6 +118,7 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
     let mut visit_party: BTreeMap<VisitId, u32> = BTreeMap::new();
     let mut decisions: BTreeMap<u32, (Decision, f64)> = BTreeMap::new();
     let mut tracking = tracking::TrackingScorer::default();
+    let mut linking = linking::LinkingScorer::default();
     let mut progress = crate::bench::progress::Progress::new("simulating", world.end - world.t0, opts.progress);
     for input in sim::feed::inputs(&world, &catalog, 6) {
         match input {
@@ -129,8 +133,10 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
             }
             SimInput::Frame(step) => {
                 let t = step.t;
+                let truths: Vec<Option<u32>> = step.observations.iter().map(|o| o.truth).collect();
                 let observations = sim::feed::camera_observations(step);
                 let out = runner.input(StoreInput::Frame { t, observations });
+                linking.step(t, &truths, runner.tracker.outcomes());
                 let on_floor: Vec<(u32, f64, f64)> =
                     world.people.iter().filter_map(|p| p.floor_at(t).map(|(x, y, _)| (p.id, x, y))).collect();
                 tracking.step(&on_floor, &out.tracks);
@@ -145,6 +151,8 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
     let fusion = &runner.fusion;
     let mut report = assemble(opts, &world, &shop, fusion, decisions, started)?;
     report.tracking = tracking.finish(world.people.len());
+    let person_party: BTreeMap<u32, u32> = world.people.iter().map(|p| (p.id, p.party)).collect();
+    report.linking = linking.finish(&runner.fusion.visit_members(), &visit_party, &person_party);
     rt.block_on(shop.storage.close());
     Ok((report, world))
 }
@@ -234,6 +242,7 @@ fn assemble(
         shelf_events: fusion.stats.shelf_events,
         fusion: fusion.stats.clone(),
         tracking: tracking::TrackingQuality::default(),
+        linking: linking::LinkingQuality::default(),
         score: score::score(&outcomes),
         tradeoff: tradeoff::curve(&outcomes, &tradeoff::thresholds()),
         review_reasons,
