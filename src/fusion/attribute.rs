@@ -3,7 +3,9 @@
 //! plates in a time window around it. Pure functions over track history.
 //!
 //! Model (documented in `docs/fusion.md`): a track's hand at distance `d`
-//! from the nearest changed plate's front scores `exp(-d² / 2σ²)`; a track
+//! from the space above the nearest changed plate (its reach volume, zero
+//! inside) scores `exp(-d² / 2σ²)`, weighted by how near the sample's time
+//! is to the moment of touch; a track
 //! whose hands were not seen scores by its body's floor distance beyond
 //! arm's reach, discounted; "someone we do not track" keeps a fixed share,
 //! so one lone track far from the shelf is not certain just for being alone.
@@ -14,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttributionParams {
-    /// Hand-to-plate-front distance scale (m).
+    /// Hand-to-reach-volume distance scale (m).
     pub hand_sigma_m: f64,
     /// Body floor distance scale beyond arm's reach (m).
     pub body_sigma_m: f64,
@@ -24,24 +26,94 @@ pub struct AttributionParams {
     pub body_only_weight: f64,
     /// The score left to "someone else" (an untracked hand), as a distance (m).
     pub nobody_distance_m: f64,
+    /// Height of a plate's reach volume above its surface (m).
+    pub reach_height_m: f64,
     /// Track samples considered from `before_s` before the event starts to
     /// `after_s` after it ends.
     pub before_s: f64,
     pub after_s: f64,
+    /// The hand is at the plate about `touch_offset_s` after the weight
+    /// starts to change (it lifts or sets the item down, then withdraws),
+    /// give or take `touch_sigma_s`: a hand sample is weighted by how near
+    /// its time is to that.
+    pub touch_offset_s: f64,
+    pub touch_sigma_s: f64,
 }
 
 impl Default for AttributionParams {
     fn default() -> Self {
         Self {
-            hand_sigma_m: 0.12,
+            hand_sigma_m: 0.03,
             body_sigma_m: 0.3,
             arm_reach_m: 0.8,
             body_only_weight: 0.3,
-            nobody_distance_m: 0.45,
+            nobody_distance_m: 0.12,
+            reach_height_m: 0.3,
             before_s: 1.5,
             after_s: 1.0,
+            touch_offset_s: 0.4,
+            touch_sigma_s: 0.6,
         }
     }
+}
+
+/// The space above one plate a hand enters to take or leave an item: the
+/// plate's rectangle extruded `height` up. Distances are zero inside it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlateReach {
+    /// Front-left corner on the plate surface.
+    pub origin: Vec3,
+    /// Unit vector along the front edge, and its length (m).
+    pub along: Vec3,
+    pub width: f64,
+    /// Unit vector from the front edge towards the back, and the depth (m).
+    pub inward: Vec3,
+    pub depth: f64,
+    pub height: f64,
+}
+
+impl PlateReach {
+    /// From a plate's corners (front-left, front-right, back-right, back-left).
+    pub fn from_corners(corners: &[Vec3; 4], height: f64) -> Self {
+        let (along, width) = unit(sub3(corners[1], corners[0]));
+        let (inward, depth) = unit(sub3(corners[3], corners[0]));
+        Self { origin: corners[0], along, width, inward, depth, height }
+    }
+
+    /// A single point (a volume of no size).
+    pub fn point(p: Vec3) -> Self {
+        Self { origin: p, along: [1.0, 0.0, 0.0], width: 0.0, inward: [0.0, 1.0, 0.0], depth: 0.0, height: 0.0 }
+    }
+
+    /// Middle of the front edge (where a shopper stands in front of it).
+    pub fn front_centre(&self) -> Vec3 {
+        let h = self.width / 2.0;
+        [self.origin[0] + self.along[0] * h, self.origin[1] + self.along[1] * h, self.origin[2] + self.along[2] * h]
+    }
+
+    /// Distance (m) from `p` to the volume; zero inside.
+    pub fn distance(&self, p: Vec3) -> f64 {
+        let r = sub3(p, self.origin);
+        let u = dot(r, self.along);
+        let v = dot(r, self.inward);
+        let w = r[2];
+        let outside = |x: f64, len: f64| (-x).max(x - len).max(0.0);
+        let (du, dv, dw) = (outside(u, self.width), outside(v, self.depth), outside(w, self.height));
+        (du * du + dv * dv + dw * dw).sqrt()
+    }
+}
+
+fn sub3(a: Vec3, b: Vec3) -> Vec3 {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn dot(a: Vec3, b: Vec3) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn unit(v: Vec3) -> (Vec3, f64) {
+    let n = dot(v, v).sqrt();
+    if n < 1e-12 { ([0.0, 0.0, 0.0], 0.0) } else { ([v[0] / n, v[1] / n, v[2] / n], n) }
 }
 
 /// One track's state at one time (as the tracker reports it).
@@ -82,58 +154,70 @@ impl TrackHistory {
 }
 
 /// A track's evidence for one event.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TrackScore {
     pub track: TrackId,
     pub p: f64,
-    /// Nearest hand to the plates (m), if hands were seen.
+    /// Nearest hand to the plates' reach volumes (m), if hands were seen.
     pub hand_distance_m: Option<f64>,
+    /// When that hand was seen, from the event's start (s).
+    pub hand_dt_s: Option<f64>,
     /// Body floor distance to the plates (m).
     pub body_distance_m: f64,
 }
 
 /// Scores every track seen in `[t_start - before, t_end + after]` against the
-/// plate front points; returns them best first with probabilities that sum,
+/// changed plates; returns them best first with probabilities that sum,
 /// together with the "someone else" share, to 1.
 pub fn attribute(
     history: &TrackHistory,
-    plate_fronts: &[Vec3],
+    plates: &[PlateReach],
     t_start: f64,
     t_end: f64,
     params: &AttributionParams,
 ) -> Vec<TrackScore> {
     let (from, to) = (t_start - params.before_s, t_end + params.after_s);
+    let fronts: Vec<Vec3> = plates.iter().map(PlateReach::front_centre).collect();
     let mut raw = Vec::new();
     for (id, samples) in &history.tracks {
         let window = samples.iter().filter(|s| s.t >= from && s.t <= to);
-        let (mut hand, mut body) = (f64::INFINITY, f64::INFINITY);
+        // The hand score is the best over samples of closeness in space
+        // times closeness to the moment of touch.
+        let (mut hand_score, mut hand, mut hand_dt, mut body) = (0.0_f64, f64::INFINITY, None, f64::INFINITY);
         let mut seen = false;
         for s in window {
             seen = true;
+            let dt = s.t - t_start;
+            let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
             for h in &s.hands {
-                hand = hand.min(nearest(plate_fronts, *h));
+                let d = plates.iter().map(|p| p.distance(*h)).fold(f64::INFINITY, f64::min);
+                let score = gauss(d, params.hand_sigma_m) * when;
+                if score > hand_score || (hand_dt.is_none() && d < hand) {
+                    (hand_score, hand, hand_dt) = (score, d, Some(dt));
+                }
             }
-            body = body.min(nearest_floor(plate_fronts, [s.x, s.y]));
+            body = body.min(nearest_floor(&fronts, [s.x, s.y]));
         }
         if !seen {
             continue;
         }
         let score = if hand.is_finite() {
-            gauss(hand, params.hand_sigma_m)
+            hand_score
         } else {
             params.body_only_weight * gauss((body - params.arm_reach_m).max(0.0), params.body_sigma_m)
         };
         let hand_distance_m = hand.is_finite().then_some(hand);
-        raw.push((id.clone(), score, hand_distance_m, body));
+        raw.push((id.clone(), score, hand_distance_m, hand_dt, body));
     }
     let nobody = gauss(params.nobody_distance_m, params.hand_sigma_m);
     let total: f64 = raw.iter().map(|r| r.1).sum::<f64>() + nobody;
     let mut out: Vec<TrackScore> = raw
         .into_iter()
-        .map(|(track, s, hand_distance_m, body_distance_m)| TrackScore {
+        .map(|(track, s, hand_distance_m, hand_dt_s, body_distance_m)| TrackScore {
             track,
             p: s / total,
             hand_distance_m,
+            hand_dt_s,
             body_distance_m,
         })
         .collect();
@@ -143,13 +227,6 @@ pub fn attribute(
 
 fn gauss(d: f64, sigma: f64) -> f64 {
     (-(d * d) / (2.0 * sigma * sigma)).exp()
-}
-
-fn nearest(points: &[Vec3], p: Vec3) -> f64 {
-    points
-        .iter()
-        .map(|q| ((q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) + (q[2] - p[2]).powi(2)).sqrt())
-        .fold(f64::INFINITY, f64::min)
 }
 
 fn nearest_floor(points: &[Vec3], p: [f64; 2]) -> f64 {
@@ -178,7 +255,7 @@ mod tests {
     fn the_hand_at_the_plate_wins_over_a_neighbour_a_plate_away() {
         let plate = [1.0, 2.0, 1.1];
         let h = history(&[("a", [1.0, 2.5], Some([1.0, 2.02, 1.12])), ("b", [1.3, 2.5], Some([1.3, 2.02, 1.1]))]);
-        let scores = attribute(&h, &[plate], 100.3, 100.6, &AttributionParams::default());
+        let scores = attribute(&h, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
         assert_eq!(scores[0].track, TrackId::from("a"));
         assert!(scores[0].p > 0.9 && scores[1].p < 0.05, "{scores:?}");
     }
@@ -187,20 +264,32 @@ mod tests {
     fn a_lone_far_track_is_not_certain_and_hands_beat_bodies() {
         let plate = [1.0, 2.0, 1.1];
         let far = history(&[("a", [4.0, 2.5], Some([4.0, 2.3, 1.0]))]);
-        let scores = attribute(&far, &[plate], 100.3, 100.6, &AttributionParams::default());
+        let scores = attribute(&far, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
         assert!(scores[0].p < 0.01, "{scores:?}");
         let body_only = history(&[("a", [1.0, 2.5], None)]);
-        let s = attribute(&body_only, &[plate], 100.3, 100.6, &AttributionParams::default());
+        let s = attribute(&body_only, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
         assert!(s[0].p > 0.5, "a lone body within reach is likely: {s:?}");
         let both = history(&[("a", [1.0, 2.5], None), ("b", [1.2, 2.5], Some([1.0, 2.03, 1.1]))]);
-        let s = attribute(&both, &[plate], 100.3, 100.6, &AttributionParams::default());
+        let s = attribute(&both, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
         assert_eq!(s[0].track, TrackId::from("b"), "a hand at the plate beats a body in reach: {s:?}");
+    }
+
+    #[test]
+    fn a_hand_inside_the_space_above_a_plate_is_at_distance_zero() {
+        // A 10 cm x 40 cm plate at z = 1 m, front edge along x, back towards +y.
+        let corners = [[0.0, 0.0, 1.0], [0.1, 0.0, 1.0], [0.1, 0.4, 1.0], [0.0, 0.4, 1.0]];
+        let reach = PlateReach::from_corners(&corners, 0.3);
+        assert_eq!(reach.distance([0.05, 0.12, 1.08]), 0.0);
+        assert!((reach.distance([0.05, -0.1, 1.1]) - 0.1).abs() < 1e-9, "in front of the edge");
+        assert!((reach.distance([0.2, 0.2, 1.1]) - 0.1).abs() < 1e-9, "beside it, over the next plate");
+        assert!((reach.distance([0.05, 0.2, 1.5]) - 0.2).abs() < 1e-9, "above the clearance");
+        assert_eq!(reach.front_centre(), [0.05, 0.0, 1.0]);
     }
 
     #[test]
     fn samples_outside_the_window_do_not_count() {
         let plate = [1.0, 2.0, 1.1];
         let h = history(&[("a", [1.0, 2.5], Some([1.0, 2.02, 1.12]))]);
-        assert!(attribute(&h, &[plate], 200.0, 201.0, &AttributionParams::default()).is_empty());
+        assert!(attribute(&h, &[PlateReach::point(plate)], 200.0, 201.0, &AttributionParams::default()).is_empty());
     }
 }

@@ -8,14 +8,13 @@
 //! waits a grace period for late shelf events, then hands over the ledger
 //! and the reasons, if any, why staff should look at it first.
 
-use super::attribute::{AttributionParams, TrackHistory, TrackSample, attribute};
+use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, attribute};
 use super::ledger;
 use super::visits::{LinkParams, VisitBook};
 use crate::catalog::Catalog;
 use crate::db::{CartEvent, CartEventKind, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
 use crate::layout::StoreGeometry;
-use crate::layout::math::Vec3;
 use crate::shelf::pipeline::ShelfEvent;
 use crate::vision::tracker::TrackState;
 use std::collections::BTreeMap;
@@ -64,6 +63,8 @@ pub struct ClosedVisit {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EventDecision {
     pub t: f64,
+    pub gondola: u16,
+    pub shelf: u16,
     pub plates: String,
     pub delta_g: f64,
     /// The visit it went to and that visit's probability.
@@ -71,12 +72,15 @@ pub struct EventDecision {
     pub p_visit: f64,
     /// Runner-up visit's probability (0 when alone).
     pub p_second: f64,
+    pub second: Option<VisitId>,
     /// Nearest hand of the chosen track (m), if hands were seen.
     pub hand_distance_m: Option<f64>,
     pub sku: Option<Sku>,
     pub qty: u32,
     pub p_product: f64,
     pub shelf_ambiguous: bool,
+    /// The best-scoring tracks (up to three), with their hand evidence.
+    pub tracks: Vec<super::attribute::TrackScore>,
 }
 
 /// Counters for the operator.
@@ -206,17 +210,18 @@ impl Fusion {
             .collect()
     }
 
-    fn plate_fronts(&self, e: &ShelfEvent) -> Vec<Vec3> {
+    fn plate_reaches(&self, e: &ShelfEvent) -> Vec<PlateReach> {
+        let height = self.params.attribution.reach_height_m;
         e.plates
             .iter()
             .filter_map(|p| self.geometry.plate(&PlateId::new(e.gondola, e.shelf, *p)))
-            .map(|p| p.front_centre())
+            .map(|p| PlateReach::from_corners(&p.corners, height))
             .collect()
     }
 
     fn decide(&mut self, e: ShelfEvent) {
-        let fronts = self.plate_fronts(&e);
-        let scores = attribute(&self.history, &fronts, e.t, e.t_end, &self.params.attribution);
+        let reaches = self.plate_reaches(&e);
+        let scores = attribute(&self.history, &reaches, e.t, e.t_end, &self.params.attribution);
         // Tracks of one visit pool their probability (a party shares one cart).
         // Tracks linked to no visit (a duplicate of someone's track, a ghost
         // from false detections) are left out: the share of "someone we do
@@ -237,16 +242,20 @@ impl Fusion {
         ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
         let mut record = EventDecision {
             t: e.t,
+            gondola: e.gondola,
+            shelf: e.shelf,
             plates: format!("{}.{}.{:?}", e.gondola, e.shelf, e.plates),
             delta_g: e.delta_g,
             visit: None,
             p_visit: ranked.first().map_or(0.0, |r| r.1.0),
             p_second: ranked.get(1).map_or(0.0, |r| r.1.0),
+            second: ranked.get(1).map(|r| r.0.clone()),
             hand_distance_m: None,
             sku: None,
             qty: 0,
             p_product: 0.0,
             shelf_ambiguous: e.ambiguous,
+            tracks: scores.iter().take(3).cloned().collect(),
         };
         let best = ranked.into_iter().next();
         let Some((visit, (p_visit, track))) = best.filter(|b| b.1.0 >= self.params.nobody_below_p) else {

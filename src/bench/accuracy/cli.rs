@@ -63,6 +63,10 @@ fn headline(r: &AccuracyReport) -> serde_json::Value {
                 linking.remove(detail);
             }
         }
+        if let Some(attribution) = map.get_mut("attribution").and_then(|l| l.as_object_mut()) {
+            attribution.remove("wrong_list");
+            attribution.remove("hand_evidence");
+        }
     }
     v
 }

@@ -69,6 +69,11 @@ impl LinkingScorer {
         }
     }
 
+    /// The person each track followed most (tracks of false detections left out).
+    pub fn track_people(&self) -> BTreeMap<TrackId, u32> {
+        self.votes.iter().filter_map(|(t, v)| Some((t.clone(), v.majority().0?))).collect()
+    }
+
     /// `members`: each visit's tracks; `visit_party` and `person_party` map visits and people to parties.
     pub fn finish(
         self,

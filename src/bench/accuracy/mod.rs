@@ -5,6 +5,7 @@
 //! builds the carts; the real exit prices, charges or sends to review. The
 //! scorer ([`score`]) compares every visit with the simulator's truth.
 
+pub mod attribution;
 pub mod cli;
 pub mod linking;
 pub mod plot;
@@ -71,6 +72,8 @@ pub struct AccuracyReport {
     pub tracking: tracking::TrackingQuality,
     /// Whether tracks were linked to the right visits (by the detections' truth).
     pub linking: linking::LinkingQuality,
+    /// Whether each shelf event went to the right visit (by the simulator's truth).
+    pub attribution: attribution::AttributionQuality,
     pub score: Score,
     /// Review rate against wrong-and-unflagged visits over review thresholds.
     pub tradeoff: Vec<tradeoff::TradeoffPoint>,
@@ -152,6 +155,8 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
     let mut report = assemble(opts, &world, &shop, fusion, decisions, started)?;
     report.tracking = tracking.finish(world.people.len());
     let person_party: BTreeMap<u32, u32> = world.people.iter().map(|p| (p.id, p.party)).collect();
+    report.attribution =
+        attribution::score(&runner.fusion.decisions, &world.actions, &visit_party, &linking.track_people());
     report.linking = linking.finish(&runner.fusion.visit_members(), &visit_party, &person_party);
     rt.block_on(shop.storage.close());
     Ok((report, world))
@@ -243,6 +248,7 @@ fn assemble(
         fusion: fusion.stats.clone(),
         tracking: tracking::TrackingQuality::default(),
         linking: linking::LinkingQuality::default(),
+        attribution: attribution::AttributionQuality::default(),
         score: score::score(&outcomes),
         tradeoff: tradeoff::curve(&outcomes, &tradeoff::thresholds()),
         review_reasons,
