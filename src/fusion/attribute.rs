@@ -178,6 +178,7 @@ pub fn attribute(
 ) -> Vec<TrackScore> {
     let (from, to) = (t_start - params.before_s, t_end + params.after_s);
     let fronts: Vec<Vec3> = plates.iter().map(PlateReach::front_centre).collect();
+    let nobody = gauss(params.nobody_distance_m, params.hand_sigma_m);
     let mut raw = Vec::new();
     for (id, samples) in &history.tracks {
         let window = samples.iter().filter(|s| s.t >= from && s.t <= to);
@@ -201,15 +202,17 @@ pub fn attribute(
         if !seen {
             continue;
         }
+        let in_reach = gauss((body - params.arm_reach_m).max(0.0), params.body_sigma_m);
         let score = if hand.is_finite() {
-            hand_score
+            // Standing in reach with the hand seen elsewhere: no likelier
+            // than someone untracked (the wrist may have been misplaced).
+            hand_score.max(nobody * in_reach)
         } else {
-            params.body_only_weight * gauss((body - params.arm_reach_m).max(0.0), params.body_sigma_m)
+            params.body_only_weight * in_reach
         };
         let hand_distance_m = hand.is_finite().then_some(hand);
         raw.push((id.clone(), score, hand_distance_m, hand_dt, body));
     }
-    let nobody = gauss(params.nobody_distance_m, params.hand_sigma_m);
     let total: f64 = raw.iter().map(|r| r.1).sum::<f64>() + nobody;
     let mut out: Vec<TrackScore> = raw
         .into_iter()

@@ -29,6 +29,8 @@ pub struct FusionParams {
     pub min_attribution_p: f64,
     /// Below this, no visit is a plausible author: the event is booked to stock only.
     pub nobody_below_p: f64,
+    /// An unattributed event's runner-up visit at or above this is flagged too.
+    pub contested_p: f64,
 }
 
 impl Default for FusionParams {
@@ -39,6 +41,7 @@ impl Default for FusionParams {
             grace_s: 6.0,
             min_attribution_p: 0.6,
             nobody_below_p: 0.05,
+            contested_p: 0.2,
         }
     }
 }
@@ -277,6 +280,18 @@ impl Fusion {
         self.stats.attributed += 1;
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
         let decided = self.product(&e, &held);
+        if p_visit < self.params.min_attribution_p
+            && let Some(second) = record.second.clone().filter(|_| record.p_second >= self.params.contested_p)
+            && !self.handed_over.contains_key(&second)
+        {
+            // The runner-up may be the one who took it: their receipt is as
+            // uncertain, so staff see both.
+            let note = format!(
+                "contested_event: {}.{} at {:.1} (p {:.2}, went to another visit)",
+                e.gondola, e.shelf, e.t, record.p_second
+            );
+            self.flags.entry(second).or_default().push(note);
+        }
         let flags = self.flags.entry(visit.clone()).or_default();
         if e.degraded {
             flags.push(format!("degraded_plate: {}.{}", e.gondola, e.shelf));

@@ -237,10 +237,35 @@ mod tests {
         book.scan(10.0, VisitId::from("v1"), 1);
         book.step(&geo, 10.5, &[(tid("a"), 0.6, 0.6)]);
         book.step(&geo, 11.5, &[(tid("a"), 0.9, 0.8), (tid("b"), 0.5, 0.5)]);
+        assert_eq!(
+            book.visits[0].members,
+            vec![tid("a")],
+            "b, seen 1.5 s after the scan, waits as long for a nearer one"
+        );
+        book.step(&geo, 13.0, &[(tid("a"), 1.5, 1.8), (tid("b"), 0.6, 0.6)]);
         assert_eq!(book.visits[0].members, vec![tid("a"), tid("b")]);
         assert!(book.step(&geo, 60.0, &[(tid("a"), 8.5, 0.5), (tid("b"), 6.0, 3.0)]).is_empty(), "b still shopping");
         let closed = book.step(&geo, 70.0, &[(tid("a"), 8.6, 0.5), (tid("b"), 8.4, 0.6)]);
         assert_eq!(closed, vec![VisitId::from("v1")]);
+    }
+
+    #[test]
+    fn a_track_goes_to_the_scan_nearest_its_first_sighting_not_the_oldest_open_slot() {
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        // v1 is a party of two whose guest was never tracked at the gate.
+        book.scan(10.0, VisitId::from("v1"), 1);
+        book.step(&geo, 9.0, &[(tid("a"), 0.6, 0.6)]);
+        book.step(&geo, 10.1, &[(tid("a"), 0.7, 0.7)]);
+        // The next party's host comes in 6 s later and scans 2 s after that.
+        book.step(&geo, 16.0, &[(tid("a"), 3.0, 3.0), (tid("c"), 0.3, 0.3)]);
+        book.scan(18.0, VisitId::from("v2"), 0);
+        book.step(&geo, 18.1, &[(tid("a"), 3.5, 3.0), (tid("c"), 0.6, 0.7)]);
+        assert_eq!(book.visit_of(&tid("a")).unwrap().id, VisitId::from("v1"));
+        assert_eq!(book.visit_of(&tid("c")).unwrap().id, VisitId::from("v2"), "not v1's free guest slot");
+        // v1's guest, hidden behind the host at the gate, parts from them mid-store.
+        book.step(&geo, 20.0, &[(tid("a"), 4.0, 3.0), (tid("c"), 2.0, 2.5), (tid("g"), 4.5, 3.2)]);
+        assert_eq!(book.visit_of(&tid("g")).unwrap().id, VisitId::from("v1"));
     }
 
     #[test]
