@@ -11,7 +11,7 @@
 //! so one lone track far from the shelf is not certain just for being alone.
 
 use crate::ids::TrackId;
-use crate::layout::math::Vec3;
+use crate::layout::math::{Vec3, add, dot, norm, scale, sub};
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -75,8 +75,8 @@ pub struct PlateReach {
 impl PlateReach {
     /// From a plate's corners (front-left, front-right, back-right, back-left).
     pub fn from_corners(corners: &[Vec3; 4], height: f64) -> Self {
-        let (along, width) = unit(sub3(corners[1], corners[0]));
-        let (inward, depth) = unit(sub3(corners[3], corners[0]));
+        let (along, width) = unit(sub(corners[1], corners[0]));
+        let (inward, depth) = unit(sub(corners[3], corners[0]));
         Self { origin: corners[0], along, width, inward, depth, height }
     }
 
@@ -87,13 +87,12 @@ impl PlateReach {
 
     /// Middle of the front edge (where a shopper stands in front of it).
     pub fn front_centre(&self) -> Vec3 {
-        let h = self.width / 2.0;
-        [self.origin[0] + self.along[0] * h, self.origin[1] + self.along[1] * h, self.origin[2] + self.along[2] * h]
+        add(self.origin, scale(self.along, self.width / 2.0))
     }
 
     /// Distance (m) from `p` to the volume; zero inside.
     pub fn distance(&self, p: Vec3) -> f64 {
-        let r = sub3(p, self.origin);
+        let r = sub(p, self.origin);
         let u = dot(r, self.along);
         let v = dot(r, self.inward);
         let w = r[2];
@@ -103,17 +102,10 @@ impl PlateReach {
     }
 }
 
-fn sub3(a: Vec3, b: Vec3) -> Vec3 {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-fn dot(a: Vec3, b: Vec3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
+/// A unit vector and the length it had (zero for a zero vector).
 fn unit(v: Vec3) -> (Vec3, f64) {
-    let n = dot(v, v).sqrt();
-    if n < 1e-12 { ([0.0, 0.0, 0.0], 0.0) } else { ([v[0] / n, v[1] / n, v[2] / n], n) }
+    let n = norm(v);
+    if n < 1e-12 { ([0.0; 3], 0.0) } else { (scale(v, 1.0 / n), n) }
 }
 
 /// One track's state at one time (as the tracker reports it).

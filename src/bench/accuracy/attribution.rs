@@ -39,10 +39,61 @@ pub struct AttributionQuality {
     pub calibration: Vec<CalibrationBand>,
     /// One line per wrong decision.
     pub wrong_list: Vec<String>,
-    /// Per matched event with hands seen: the true actor's nearest hand (m)
-    /// and when (s from the event's start), and the nearest other track's;
-    /// what the attribution constants are fitted on.
+    /// Per matched event: the true actor's hand nearest the plates (m) and
+    /// when (s from the event's start), and the best other track's (each
+    /// `None` when that track was not among the event's top three or its
+    /// hands were not seen); what the attribution constants are fitted on.
     pub hand_evidence: Vec<HandEvidence>,
+    /// `hand_evidence` summed up.
+    pub hand_fit: HandFit,
+}
+
+/// How far from the changed plates' reach volumes the true actor's hand
+/// was, and the best other track's (m).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct HandFit {
+    pub actor_events: usize,
+    /// Share of those with the actor's hand inside the volume.
+    pub actor_inside: f64,
+    pub actor_p50_m: f64,
+    pub actor_p90_m: f64,
+    pub actor_p95_m: f64,
+    pub actor_p99_m: f64,
+    pub actor_rms_m: f64,
+    pub other_events: usize,
+    pub other_p25_m: f64,
+    pub other_p50_m: f64,
+}
+
+impl HandFit {
+    pub fn of(evidence: &[HandEvidence]) -> Self {
+        let mut actor: Vec<f64> = evidence.iter().filter_map(|e| e.actor_m).collect();
+        let mut other: Vec<f64> = evidence.iter().filter_map(|e| e.other_m).collect();
+        actor.sort_by(f64::total_cmp);
+        other.sort_by(f64::total_cmp);
+        let n = actor.len().max(1) as f64;
+        Self {
+            actor_events: actor.len(),
+            actor_inside: actor.iter().filter(|d| **d < 1e-9).count() as f64 / n,
+            actor_p50_m: percentile(&actor, 0.5),
+            actor_p90_m: percentile(&actor, 0.9),
+            actor_p95_m: percentile(&actor, 0.95),
+            actor_p99_m: percentile(&actor, 0.99),
+            actor_rms_m: (actor.iter().map(|d| d * d).sum::<f64>() / n).sqrt(),
+            other_events: other.len(),
+            other_p25_m: percentile(&other, 0.25),
+            other_p50_m: percentile(&other, 0.5),
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 when empty).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -115,7 +166,83 @@ pub fn score(
             q.calibration[k].right += usize::from(right);
         }
     }
+    q.hand_fit = HandFit::of(&q.hand_evidence);
     q.unmatched_decisions = decision_used.iter().filter(|u| !**u).count();
     q.missed_actions = action_used.iter().filter(|u| !**u).count();
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fusion::attribute::TrackScore;
+    use crate::ids::{PlateId, Sku};
+    use crate::sim::ActionKind;
+
+    fn decision(t: f64, visit: &str, p: f64, tracks: &[(&str, f64)]) -> EventDecision {
+        EventDecision {
+            t,
+            gondola: 2,
+            shelf: 1,
+            plates: "2.1.[3]".into(),
+            delta_g: -100.0,
+            visit: Some(VisitId::from(visit)),
+            p_visit: p,
+            p_second: 1.0 - p,
+            second: None,
+            hand_distance_m: None,
+            sku: Some(Sku::from("DM-0001")),
+            qty: 1,
+            p_product: 1.0,
+            shelf_ambiguous: false,
+            tracks: tracks
+                .iter()
+                .map(|(id, d)| TrackScore {
+                    track: TrackId::from(*id),
+                    p: 0.5,
+                    hand_distance_m: Some(*d),
+                    hand_dt_s: Some(0.3),
+                    body_distance_m: 0.5,
+                })
+                .collect(),
+        }
+    }
+
+    fn action(t: f64, person: u32, party: u32) -> Action {
+        Action {
+            t,
+            person,
+            party,
+            kind: ActionKind::Pick,
+            sku: Sku::from("DM-0001"),
+            qty: 1,
+            plates: vec![(PlateId::new(2, 1, 3), -100.0)],
+            tags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_event_is_judged_against_the_nearest_true_action_on_its_shelf() {
+        let visits = BTreeMap::from([(VisitId::from("v1"), 1), (VisitId::from("v2"), 2)]);
+        let people = BTreeMap::from([(TrackId::from("a"), 10), (TrackId::from("b"), 20)]);
+        let decisions = vec![
+            decision(100.0, "v1", 0.95, &[("a", 0.0), ("b", 0.3)]),
+            // Went to v1, but person 20 (party 2) took it.
+            decision(110.0, "v1", 0.55, &[("a", 0.05), ("b", 0.02)]),
+            // Nothing happened there (a sensor artefact).
+            decision(130.0, "v2", 0.99, &[]),
+        ];
+        let actions = vec![action(100.2, 10, 1), action(110.1, 20, 2), action(120.0, 10, 1)];
+        let q = score(&decisions, &actions, &visits, &people);
+        assert_eq!((q.matched, q.right, q.wrong), (2, 1, 1));
+        assert_eq!((q.unmatched_decisions, q.missed_actions), (1, 1));
+        let band = |p: f64| q.calibration.iter().rev().find(|b| p >= b.p_from).unwrap();
+        assert_eq!((band(0.95).events, band(0.95).right), (1, 1));
+        assert_eq!((band(0.55).events, band(0.55).right), (1, 0));
+        assert_eq!(q.wrong_list.len(), 1);
+        let contested = q.hand_evidence.iter().find(|e| e.other_m == Some(0.05)).unwrap();
+        assert_eq!(contested.actor_m, Some(0.02), "the actor is the track that followed person 20");
+        assert_eq!((q.hand_fit.actor_events, q.hand_fit.actor_inside), (2, 0.5));
+        assert_eq!((q.hand_fit.actor_p50_m, q.hand_fit.actor_p99_m), (0.0, 0.02));
+    }
 }
