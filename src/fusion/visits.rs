@@ -10,6 +10,9 @@ use crate::ids::{TrackId, VisitId};
 use crate::layout::{StoreGeometry, ZoneKind};
 use std::collections::BTreeMap;
 
+/// A member seen this recently (s) is beside a new track, not vanished.
+const MEMBER_IN_VIEW_S: f64 = 0.5;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkParams {
     /// A track first seen at the entrance this long after a scan (s) can still join its visit...
@@ -93,8 +96,10 @@ impl VisitBook {
     /// One tracker step; returns the visits that closed at it.
     pub fn step(&mut self, geometry: &StoreGeometry, t: f64, tracks: &[(TrackId, f64, f64)]) -> Vec<VisitId> {
         for (id, x, y) in tracks {
-            let (first_t, entered) =
-                self.seen.get(id).map_or((t, in_zone(geometry, ZoneKind::Entry, *x, *y)), |s| (s.first_t, s.entered));
+            let (first_t, entered) = self
+                .seen
+                .get(id)
+                .map_or_else(|| (t, in_zone(geometry, ZoneKind::Entry, *x, *y)), |s| (s.first_t, s.entered));
             self.seen.insert(id.clone(), Seen { t, x: *x, y: *y, first_t, entered });
             if !self.owner.contains_key(id) && !self.orphans.contains_key(id) && !self.link(geometry, id, t, *x, *y) {
                 // Waiting at the gate for a scan, or reborn without a lost member nearby yet.
@@ -185,7 +190,7 @@ impl VisitBook {
                 if visit.closed_at.is_some() || visit.members.len() >= visit.party_size {
                     continue;
                 }
-                let Some(s) = self.seen.get(member).filter(|s| t - s.t <= 0.5) else { continue };
+                let Some(s) = self.seen.get(member).filter(|s| t - s.t <= MEMBER_IN_VIEW_S) else { continue };
                 let d = (s.x - x).hypot(s.y - y);
                 if d <= p.split_distance_m && best.is_none_or(|(_, bd)| d < bd) {
                     best = Some((v, d));
@@ -254,8 +259,8 @@ mod tests {
         let geo = demo_layout::geometry();
         let mut book = VisitBook::new(LinkParams::default());
         // v1 is a party of two whose guest was never tracked at the gate.
-        book.scan(10.0, VisitId::from("v1"), 1);
         book.step(&geo, 9.0, &[(tid("a"), 0.6, 0.6)]);
+        book.scan(10.0, VisitId::from("v1"), 1);
         book.step(&geo, 10.1, &[(tid("a"), 0.7, 0.7)]);
         // The next party's host comes in 6 s later and scans 2 s after that.
         book.step(&geo, 16.0, &[(tid("a"), 3.0, 3.0), (tid("c"), 0.3, 0.3)]);
