@@ -1,5 +1,6 @@
-//! The script of a simulated store: parties arrive (Poisson), each person
-//! walks from the gate to shelf stops and out, and every stop is a pick or
+//! The script of a simulated store: parties arrive (Poisson) and pass the
+//! gate one party at a time, each person walks from the gate to shelf stops
+//! and out, and every stop is a pick or
 //! a put-back with exact times, plates and grams. Hard cases are planted on
 //! purpose and tagged, so a test can show a scenario contains them.
 
@@ -18,6 +19,9 @@ type Rng = Xoshiro256PlusPlus;
 const DOOR: [f64; 2] = [0.3, 0.3];
 const GATE: [f64; 2] = [0.65, 0.7];
 const EXIT: [f64; 2] = [8.4, 0.55];
+/// After a scan, the gate is free for the next party this much later (s):
+/// the party leaves the gate 0.5 s after the scan and clears the entrance.
+const GATE_CLEAR_S: f64 = 2.0;
 /// The promotion gondola that draws crowds.
 const HOTSPOT_GONDOLA: u16 = 2;
 
@@ -121,9 +125,14 @@ impl<'a> Planner<'a> {
     pub fn plan(&mut self, t0: f64, count: usize) -> Vec<Party> {
         let mut parties = Vec::new();
         let mut t = t0 + 3.0;
+        // The gate admits one party at a time, as a turnstile does: a party
+        // arriving while another is at it waits outside, out of view.
+        let mut gate_free_at = f64::NEG_INFINITY;
         for index in 0..count as u32 {
             t += -self.params.mean_interarrival_s * (1.0 - self.rng.random::<f64>()).ln();
-            parties.push(self.party(index, t));
+            let party = self.party(index, t.max(gate_free_at));
+            gate_free_at = party.scan_t + GATE_CLEAR_S;
+            parties.push(party);
         }
         parties
     }
