@@ -22,6 +22,15 @@ const EXIT: [f64; 2] = [8.4, 0.55];
 /// After a scan, the gate is free for the next party this much later (s):
 /// the party leaves the gate 0.5 s after the scan and clears the entrance.
 const GATE_CLEAR_S: f64 = 2.0;
+/// Two people standing at shelves keep at least this far apart (m): two
+/// bodies cannot share one spot, so a shopper whose product is next to
+/// where someone already stands steps aside and reaches across.
+const PERSONAL_SPACE_M: f64 = 0.55;
+/// The farthest a shopper steps aside along the shelf for that (m); with
+/// no free spot that near, they wait for the nearest one to clear.
+const MAX_SIDESTEP_M: f64 = 0.5;
+/// Where a shopper waits for a spot at a shelf: the middle of the aisle (y, m).
+const QUEUE_Y: f64 = 3.0;
 /// The promotion gondola that draws crowds.
 const HOTSPOT_GONDOLA: u16 = 2;
 
@@ -93,6 +102,16 @@ pub(crate) struct Planner<'a> {
     pub actions: Vec<Action>,
     /// Units left per run.
     pub stock: Vec<u32>,
+    /// Where and when everyone planned so far stands at a shelf.
+    pub standing: Vec<Standing>,
+}
+
+/// One person standing at a shelf from `from` to `to` at `at`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Standing {
+    pub from: f64,
+    pub to: f64,
+    pub at: [f64; 2],
 }
 
 /// One shelf stop being planned.
@@ -118,7 +137,16 @@ impl<'a> Planner<'a> {
     pub fn new(params: ScenarioParams, geometry: &'a StoreGeometry, catalog: &Catalog, seed: u64) -> Self {
         let runs = runs(catalog);
         let stock = runs.iter().map(|r| UNITS_PER_PLATE * r.plates.len() as u32).collect();
-        Self { params, geometry, runs, rng: Rng::seed_from_u64(seed), people: Vec::new(), actions: Vec::new(), stock }
+        Self {
+            params,
+            geometry,
+            runs,
+            rng: Rng::seed_from_u64(seed),
+            people: Vec::new(),
+            actions: Vec::new(),
+            stock,
+            standing: Vec::new(),
+        }
     }
 
     /// Plans `count` parties arriving from `t0`.
@@ -300,6 +328,24 @@ impl Planner<'_> {
         Some((run, t + self.range([-0.3, 0.3])))
     }
 
+    /// The spot nearest `preferred` along the shelf front, at most
+    /// `MAX_SIDESTEP_M` from it, that keeps `PERSONAL_SPACE_M` from everyone
+    /// standing at a shelf between `from` and `to`; or, when there is none,
+    /// when the nearest blocking person leaves.
+    fn free_spot(&self, preferred: [f64; 2], from: f64, to: f64) -> Result<[f64; 2], f64> {
+        let busy: Vec<&Standing> = self.standing.iter().filter(|s| s.from < to && s.to > from).collect();
+        let steps = (MAX_SIDESTEP_M / 0.05).round() as i32;
+        let offsets = (0..=steps).flat_map(|i| [i, -i]).map(|i| f64::from(i) * 0.05);
+        for dx in offsets {
+            let at = [preferred[0] + dx, preferred[1]];
+            if busy.iter().all(|s| (s.at[0] - at[0]).hypot(s.at[1] - at[1]) >= PERSONAL_SPACE_M) {
+                return Ok(at);
+            }
+        }
+        let near = busy.iter().filter(|s| (s.at[0] - preferred[0]).hypot(s.at[1] - preferred[1]) < PERSONAL_SPACE_M);
+        Err(near.map(|s| s.to).fold(from, f64::max))
+    }
+
     /// A run other than `run` (a wrong shelf to put an item back on).
     fn other_run(&mut self, run: usize) -> usize {
         loop {
@@ -331,7 +377,23 @@ impl Planner<'_> {
         let mid_x = front.iter().map(|f| f[0]).sum::<f64>() / front.len().max(1) as f64;
         let north = demo_layout::faces_north(gondola);
         let stand_y = demo_layout::front_y(gondola) + if north { 0.45 } else { -0.45 };
-        w.go([mid_x + self.range([-0.08, 0.08]), stand_y]);
+        let preferred = [mid_x + self.range([-0.08, 0.08]), stand_y];
+        // Stand where nobody stands for as long as this stop may take: the
+        // longest wait for the touch, the hold, and the step back.
+        let longest_s = 1.8 + 1.2 + 0.3 * f64::from(stop.qty) + 1.5;
+        let spot = loop {
+            let arrive = w.now() + walk_time(w.here(), preferred, w.speed);
+            let until = stop.touch_at.map_or(arrive + longest_s, |t| (t + longest_s).max(arrive + longest_s));
+            match self.free_spot(preferred, arrive, until) {
+                Ok(spot) => break spot,
+                // Wait behind, in the middle of the aisle, for the spot to clear.
+                Err(free_at) => {
+                    w.go([preferred[0], QUEUE_Y]);
+                    w.wait_until((free_at - walk_time(w.here(), preferred, w.speed)).max(w.now() + 0.5));
+                }
+            }
+        };
+        w.go(spot);
         let facing = if north { -std::f64::consts::FRAC_PI_2 } else { std::f64::consts::FRAC_PI_2 };
         w.face(facing);
         let arrive = w.now();
@@ -354,6 +416,7 @@ impl Planner<'_> {
             target,
         });
         w.wait_until(touch + hold + self.range([0.3, 1.5]));
+        self.standing.push(Standing { from: arrive, to: w.now(), at: spot });
         let sign = if stop.kind == ActionKind::Pick { -1.0 } else { 1.0 };
         let shares: Vec<f64> = plates.iter().map(|_| 0.5 + self.rng.random::<f64>()).collect();
         let total: f64 = shares.iter().sum();
@@ -368,6 +431,17 @@ impl Planner<'_> {
             tags: stop.tags,
         });
     }
+}
+
+/// Time to walk from `from` to `to` along the store's route (s).
+fn walk_time(from: [f64; 2], to: [f64; 2], speed: f64) -> f64 {
+    let mut at = from;
+    let mut metres = 0.0;
+    for p in route(from, to) {
+        metres += (p[0] - at[0]).hypot(p[1] - at[1]);
+        at = p;
+    }
+    metres / speed.max(0.1)
 }
 
 /// A walk being built: waypoints with times.

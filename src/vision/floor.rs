@@ -20,12 +20,14 @@
 
 use nalgebra::{Matrix3, Vector3};
 
-use crate::layout::math::{Vec3, dot, norm, scale, sub};
+use crate::layout::math::{Vec3, add, dot, norm, scale, sub};
 use crate::layout::{Camera, Ray, StoreGeometry};
 use crate::vision::decode::{Keypoint, Person};
 
 pub const LEFT_SHOULDER: usize = 5;
 pub const RIGHT_SHOULDER: usize = 6;
+pub const LEFT_ELBOW: usize = 7;
+pub const RIGHT_ELBOW: usize = 8;
 pub const LEFT_WRIST: usize = 9;
 pub const RIGHT_WRIST: usize = 10;
 pub const LEFT_HIP: usize = 11;
@@ -51,6 +53,15 @@ pub struct FloorParams {
     /// A shelf front within this horizontal distance of the person's floor
     /// point is within reach.
     pub reach_m: f64,
+    /// A wrist seen by one camera at a shelf is placed where its ray meets
+    /// the plane this far behind the shelf front (metres): a hand taking an
+    /// item is inside the shelf, and placing it on the front face itself
+    /// shifts it sideways by the depth times the ray's slant.
+    pub hand_depth_m: f64,
+    /// A wrist no camera sees (inside a shelf, behind someone) is put on the
+    /// line from the shoulder through the elbow, this many upper-arm lengths
+    /// beyond the elbow (forearm and hand are about as long as the upper arm).
+    pub forearm_ratio: f64,
     /// A box within this of a frame edge is cut off: its bottom need not be
     /// the feet.
     pub edge_margin_px: f32,
@@ -65,6 +76,8 @@ impl Default for FloorParams {
             shoulder_height_m: 1.4,
             hand_height_m: 1.0,
             reach_m: 0.9,
+            hand_depth_m: 0.1,
+            forearm_ratio: 1.0,
             edge_margin_px: 4.0,
         }
     }
@@ -230,13 +243,15 @@ impl ShelfFront {
         (dot(v, self.normal), dot(v, self.along))
     }
 
-    /// Where a ray meets the face within its extent (10 cm margin along it).
-    pub fn hit(&self, ray: &Ray) -> Option<Vec3> {
+    /// Where a ray meets the plane `depth` metres behind the face (0: the
+    /// face itself), within its extent (10 cm margin along it).
+    pub fn hit(&self, ray: &Ray, depth: f64) -> Option<Vec3> {
         let denom = dot(ray.direction, self.normal);
         if denom.abs() < 1e-9 {
             return None;
         }
-        let s = dot(sub(self.origin, ray.origin), self.normal) / denom;
+        let plane = sub(self.origin, scale(self.normal, depth));
+        let s = dot(sub(plane, ray.origin), self.normal) / denom;
         let p = crate::layout::math::add(ray.origin, scale(ray.direction, s));
         let along = dot(sub(p, self.origin), self.along);
         let inside = (-0.1..=self.length + 0.1).contains(&along) && (0.0..=self.height).contains(&p[2]);
@@ -283,7 +298,7 @@ pub fn single_view_hand(ray: &Ray, person_at: [f64; 2], fronts: &[ShelfFront], p
             facing.then_some((dist, f))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0));
-    if let Some(hit) = near.and_then(|(_, f)| f.hit(ray)) {
+    if let Some(hit) = near.and_then(|(_, f)| f.hit(ray, p.hand_depth_m)) {
         let horizontal = (hit[0] - person_at[0]).hypot(hit[1] - person_at[1]);
         if horizontal <= p.reach_m {
             return Some(hit);
@@ -294,8 +309,10 @@ pub fn single_view_hand(ray: &Ray, person_at: [f64; 2], fronts: &[ShelfFront], p
 
 /// The hands of one person seen by one or more cameras (`views`), standing
 /// at `at` on the floor: per side, triangulated when two or more cameras see
-/// that wrist and their rays agree within `max_rms_m` near the person, else
-/// from the best single view.
+/// that wrist and their rays agree within `max_rms_m` near the person; else
+/// from the arm (shoulder and elbow triangulated, the wrist extended along
+/// it), on the one wrist ray when a camera sees it; else from the best
+/// single view.
 pub fn locate_hands(
     views: &[(&Camera, &Person)],
     at: [f64; 2],
@@ -304,22 +321,53 @@ pub fn locate_hands(
     max_rms_m: f64,
 ) -> Vec<Vec3> {
     let rays: Vec<WristRay> = views.iter().flat_map(|(cam, person)| wrist_rays(cam, person, p)).collect();
+    let near_person = |q: Vec3| (0.0..=2.5).contains(&q[2]) && (q[0] - at[0]).hypot(q[1] - at[1]) <= p.reach_m + 0.5;
     let mut hands = Vec::new();
     for side in [Side::Left, Side::Right] {
         let mine: Vec<&WristRay> = rays.iter().filter(|r| r.side == side).collect();
         let lines: Vec<Ray> = mine.iter().map(|r| r.ray).collect();
-        let near_person =
-            |q: Vec3| (0.0..=2.5).contains(&q[2]) && (q[0] - at[0]).hypot(q[1] - at[1]) <= p.reach_m + 0.5;
         if let Some(tri) = triangulate(&lines).filter(|tri| tri.rms_m <= max_rms_m && near_person(tri.point)) {
             hands.push(tri.point);
             continue;
         }
         let best = mine.iter().max_by(|a, b| a.score.total_cmp(&b.score));
-        if let Some(hand) = best.and_then(|r| single_view_hand(&r.ray, at, fronts, p)) {
-            hands.push(hand);
-        }
+        let from_arm = arm_wrist(views, side, p, max_rms_m).filter(|q| near_person(*q));
+        let hand = match (best, from_arm) {
+            // One camera sees the wrist: the arm says how far along its ray.
+            (Some(r), Some(arm)) => Some(closest_on_ray(&r.ray, arm))
+                .filter(|q| norm(sub(*q, arm)) <= ARM_RAY_AGREE_M)
+                .or_else(|| single_view_hand(&r.ray, at, fronts, p)),
+            (Some(r), None) => single_view_hand(&r.ray, at, fronts, p),
+            (None, arm) => arm,
+        };
+        hands.extend(hand);
     }
     hands
+}
+
+/// How far the arm's wrist may be from the one wrist ray for the ray to place it (m).
+const ARM_RAY_AGREE_M: f64 = 0.3;
+
+/// The wrist of `side` from the arm: shoulder and elbow each triangulated
+/// from two or more views, the wrist `forearm_ratio` upper arms beyond the elbow.
+fn arm_wrist(views: &[(&Camera, &Person)], side: Side, p: &FloorParams, max_rms_m: f64) -> Option<Vec3> {
+    let (shoulder, elbow) = match side {
+        Side::Left => (LEFT_SHOULDER, LEFT_ELBOW),
+        Side::Right => (RIGHT_SHOULDER, RIGHT_ELBOW),
+    };
+    let joint = |i: usize| {
+        let rays: Vec<Ray> =
+            views.iter().filter_map(|(cam, person)| cam.pixel_ray(usable(person.keypoints.get(i), p)?)).collect();
+        triangulate(&rays).filter(|t| t.rms_m <= max_rms_m).map(|t| t.point)
+    };
+    let (s, e) = (joint(shoulder)?, joint(elbow)?);
+    Some(add(e, scale(sub(e, s), p.forearm_ratio)))
+}
+
+/// The point of `ray` nearest `q` (not behind its origin).
+fn closest_on_ray(ray: &Ray, q: Vec3) -> Vec3 {
+    let s = dot(sub(q, ray.origin), ray.direction).max(0.0);
+    add(ray.origin, scale(ray.direction, s))
 }
 
 #[cfg(test)]
@@ -426,14 +474,15 @@ mod tests {
     }
 
     #[test]
-    fn a_single_view_hand_lands_on_the_shelf_front_within_reach() {
+    fn a_single_view_hand_lands_inside_the_shelf_front_within_reach() {
         let layout = synth::store();
         let fronts = shelf_fronts(&layout.geometry);
         assert_eq!(fronts.len(), 1);
         let f = fronts[0];
         assert!(f.normal[1] < -0.99 && f.origin[1].abs() < 1e-9 && (f.length - 12.0 * 0.1016).abs() < 1e-9, "{f:?}");
         let p = FloorParams::default();
-        let hand = [1.0, 0.0, 1.1];
+        // a hand taking an item, `hand_depth_m` behind the front (the shelves are on +y)
+        let hand = [1.0, p.hand_depth_m, 1.1];
         let cam = layout.cameras.values().find(|c| c.project(hand).is_some_and(|px| c.in_image(px))).unwrap();
         let ray = cam.pixel_ray(cam.project(hand).unwrap()).unwrap();
         let got = single_view_hand(&ray, [1.0, -0.5], &fronts, &p).unwrap();
