@@ -4,8 +4,10 @@
 //!
 //! Model (documented in `docs/fusion.md`): a track's hand at distance `d`
 //! from the space above the nearest changed plate (its reach volume, zero
-//! inside) scores `exp(-d² / 2σ²)`, weighted by how near the sample's time
-//! is to the moment of touch; a track
+//! inside) scores `exp(-d² / 2σ²)`; samples pool over half-second
+//! stretches (a trimmed geometric mean: the hand must stay there, not show
+//! up in one jittered frame), weighted by how near the stretch is to the
+//! moment of touch; a track
 //! whose hands were not seen scores by its body's floor distance beyond
 //! arm's reach, discounted; "someone we do not track" keeps a fixed share,
 //! so one lone track far from the shelf is not certain just for being alone.
@@ -38,6 +40,15 @@ pub struct AttributionParams {
     /// its time is to that.
     pub touch_offset_s: f64,
     pub touch_sigma_s: f64,
+    /// A track's hand score pools its samples: for each stretch of
+    /// `hand_window_s` (the hand held in the shelf), the geometric mean of
+    /// the samples' closeness after dropping the worst `hand_trim` share (a
+    /// wrist misplaced in a frame), times the closeness of the stretch's
+    /// middle to the moment of touch; the best stretch counts. One lucky
+    /// frame of a neighbour's jittered wrist must not count as much as a
+    /// hand held in the shelf.
+    pub hand_window_s: f64,
+    pub hand_trim: f64,
 }
 
 impl Default for AttributionParams {
@@ -53,6 +64,8 @@ impl Default for AttributionParams {
             after_s: 1.0,
             touch_offset_s: 0.4,
             touch_sigma_s: 0.6,
+            hand_window_s: 0.5,
+            hand_trim: 0.25,
         }
     }
 }
@@ -174,24 +187,35 @@ pub fn attribute(
     let mut raw = Vec::new();
     for (id, samples) in &history.tracks {
         let window = samples.iter().filter(|s| s.t >= from && s.t <= to);
-        // The hand score is the best over samples of closeness in space
-        // times closeness to the moment of touch.
-        let (mut hand_score, mut hand, mut hand_dt, mut body) = (0.0_f64, f64::INFINITY, None, f64::INFINITY);
-        let mut seen = false;
+        // The nearest hand and when, for the record; the score pools the samples.
+        let (mut hand, mut hand_dt, mut body) = (f64::INFINITY, None, f64::INFINITY);
+        let mut best_sample = 0.0_f64;
+        // (time from the start, ln closeness) of the samples with hands.
+        let mut series: Vec<(f64, f64)> = Vec::new();
         for s in window {
-            seen = true;
             let dt = s.t - t_start;
             let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
-            for h in &s.hands {
-                let d = plates.iter().map(|p| p.distance(*h)).fold(f64::INFINITY, f64::min);
-                let score = gauss(d, params.hand_sigma_m) * when;
-                if score > hand_score || (hand_dt.is_none() && d < hand) {
-                    (hand_score, hand, hand_dt) = (score, d, Some(dt));
+            let d = s.hands.iter().map(|h| distance_to_any(plates, *h)).fold(f64::INFINITY, f64::min);
+            if d.is_finite() {
+                let closeness = gauss(d, params.hand_sigma_m);
+                if closeness * when > best_sample || hand_dt.is_none() {
+                    (best_sample, hand, hand_dt) = (closeness * when, d, Some(dt));
                 }
+                series.push((dt, closeness.max(f64::MIN_POSITIVE).ln()));
             }
             body = body.min(nearest_floor(&fronts, [s.x, s.y]));
         }
-        if !seen {
+        let half = params.hand_window_s / 2.0;
+        let hand_score = series
+            .iter()
+            .map(|&(mid, _)| {
+                let mut stretch: Vec<f64> =
+                    series.iter().filter(|(dt, _)| (dt - mid).abs() <= half + 1e-9).map(|s| s.1).collect();
+                trimmed_geometric_mean(&mut stretch, params.hand_trim)
+                    * gauss(mid - params.touch_offset_s, params.touch_sigma_s)
+            })
+            .fold(0.0, f64::max);
+        if !body.is_finite() {
             continue;
         }
         let in_reach = gauss((body - params.arm_reach_m).max(0.0), params.body_sigma_m);
@@ -218,6 +242,22 @@ pub fn attribute(
         .collect();
     out.sort_by(|a, b| b.p.total_cmp(&a.p).then(a.track.cmp(&b.track)));
     out
+}
+
+fn distance_to_any(plates: &[PlateReach], p: Vec3) -> f64 {
+    plates.iter().map(|r| r.distance(p)).fold(f64::INFINITY, f64::min)
+}
+
+/// `exp` of the mean of the `ln` values after dropping the lowest `trim`
+/// share of them (rounded down, at least one kept); 0 when empty.
+fn trimmed_geometric_mean(ln_values: &mut [f64], trim: f64) -> f64 {
+    if ln_values.is_empty() {
+        return 0.0;
+    }
+    ln_values.sort_by(f64::total_cmp);
+    let drop = ((ln_values.len() as f64 * trim.clamp(0.0, 0.9)).floor() as usize).min(ln_values.len() - 1);
+    let kept = &ln_values[drop..];
+    (kept.iter().sum::<f64>() / kept.len() as f64).exp()
 }
 
 fn gauss(d: f64, sigma: f64) -> f64 {
@@ -279,6 +319,35 @@ mod tests {
         assert!((reach.distance([0.2, 0.2, 1.1]) - 0.1).abs() < 1e-9, "beside it, over the next plate");
         assert!((reach.distance([0.05, 0.2, 1.5]) - 0.2).abs() < 1e-9, "above the clearance");
         assert_eq!(reach.front_centre(), [0.05, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_hand_held_at_the_plate_beats_a_neighbour_whose_wrist_jitters_into_it_in_one_frame() {
+        // 10 fps; a's hand rests at the plate, b's hovers 8 cm beside it
+        // (over the next plate) but one frame in five is read at the plate.
+        // Scored by their best single frames, they would tie.
+        let plate = [1.0, 2.0, 1.1];
+        let mut h = TrackHistory::default();
+        for i in 0..15 {
+            let t = 100.0 + f64::from(i) * 0.1;
+            let b_hand = if i % 5 == 0 { [1.0, 2.0, 1.1] } else { [1.08, 2.0, 1.1] };
+            h.push(&TrackId::from("a"), TrackSample { t, x: 1.0, y: 2.5, hands: vec![[1.0, 2.01, 1.1]] });
+            h.push(&TrackId::from("b"), TrackSample { t, x: 1.5, y: 2.5, hands: vec![b_hand] });
+        }
+        let scores = attribute(&h, &[PlateReach::point(plate)], 100.4, 100.8, &AttributionParams::default());
+        assert_eq!(scores[0].track, TrackId::from("a"));
+        assert!(scores[0].p > 0.9, "{scores:?}");
+        // Both best single frames are at the plate: the record still shows b's nearest hand.
+        assert!(scores[1].hand_distance_m.is_some_and(|d| d < 1e-9), "{scores:?}");
+    }
+
+    #[test]
+    fn trimming_drops_the_worst_share_and_keeps_at_least_one() {
+        let ln = |v: &[f64]| v.iter().map(|x| x.ln()).collect::<Vec<f64>>();
+        assert!((trimmed_geometric_mean(&mut ln(&[1.0, 1.0, 1.0, 1e-9]), 0.25) - 1.0).abs() < 1e-9);
+        assert!((trimmed_geometric_mean(&mut ln(&[0.25, 1.0]), 0.25) - 0.5).abs() < 1e-9, "nothing to drop of two");
+        assert!((trimmed_geometric_mean(&mut ln(&[0.5]), 0.9) - 0.5).abs() < 1e-9);
+        assert_eq!(trimmed_geometric_mean(&mut [], 0.25), 0.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, attribute};
 use super::ledger;
-use super::visits::{LinkParams, VisitBook};
+use super::visits::{LinkParams, LinkedBy, VisitBook};
 use crate::catalog::Catalog;
 use crate::db::{CartEvent, CartEventKind, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
@@ -141,9 +141,14 @@ impl Fusion {
         self.book.visit_of(track).map(|v| v.id.clone())
     }
 
-    /// Every visit opened so far, its scan time and the tracks linked to it (diagnostics).
-    pub fn visit_members(&self) -> Vec<(VisitId, f64, Vec<TrackId>)> {
-        self.book.visits.iter().map(|v| (v.id.clone(), v.scan_t, v.members.clone())).collect()
+    /// Every visit opened so far, its scan time and the tracks linked to
+    /// it, with how each was linked (diagnostics).
+    pub fn visit_members(&self) -> Vec<(VisitId, f64, Vec<(TrackId, LinkedBy)>)> {
+        self.book
+            .visits
+            .iter()
+            .map(|v| (v.id.clone(), v.scan_t, v.members.iter().cloned().zip(v.linked_by.iter().copied()).collect()))
+            .collect()
     }
 
     /// A gate scan opened `visit` for a host and `guests`.
@@ -203,12 +208,15 @@ impl Fusion {
             .into_iter()
             .map(|(visit, closed_at)| {
                 self.handed_over.insert(visit.clone(), closed_at);
-                ClosedVisit {
-                    events: self.ledgers.remove(&visit).unwrap_or_default(),
-                    flags: self.flags.remove(&visit).unwrap_or_default(),
-                    visit,
-                    closed_at,
+                let events = self.ledgers.remove(&visit).unwrap_or_default();
+                let mut flags = self.flags.remove(&visit).unwrap_or_default();
+                // A doubtful link matters only when that track brought items.
+                for (track, why) in self.book.uncertain_links(&visit) {
+                    if events.iter().any(|e| e.track_id.as_deref() == Some(track.as_str())) {
+                        flags.push(why);
+                    }
                 }
+                ClosedVisit { events, flags, visit, closed_at }
             })
             .collect()
     }

@@ -41,6 +41,19 @@ impl Default for LinkParams {
     }
 }
 
+/// How a track came to a visit: the evidence behind the link, from the
+/// strongest (walked in through the gate by the scan) to the weakest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkedBy {
+    /// First seen at the entrance, nearest in time to the visit's scan.
+    Gate,
+    /// Appeared where a member had just vanished (the tracker lost them).
+    Rejoin,
+    /// Appeared beside a member of a party with fewer tracks than people.
+    Split,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpenVisit {
     pub id: VisitId,
@@ -48,6 +61,9 @@ pub struct OpenVisit {
     /// Host plus guests.
     pub party_size: usize,
     pub members: Vec<TrackId>,
+    /// How and when each member was linked (same order as `members`).
+    pub linked_by: Vec<LinkedBy>,
+    pub linked_at: Vec<f64>,
     pub exited: Vec<TrackId>,
     pub closed_at: Option<f64>,
 }
@@ -84,6 +100,8 @@ impl VisitBook {
             scan_t: t,
             party_size: 1 + usize::from(guests),
             members: Vec::new(),
+            linked_by: Vec::new(),
+            linked_at: Vec::new(),
             exited: Vec::new(),
             closed_at: None,
         });
@@ -158,7 +176,7 @@ impl VisitBook {
                 .min_by(|a, b| (a.1.scan_t - first_t).abs().total_cmp(&(b.1.scan_t - first_t).abs()));
             match nearest {
                 Some((v, visit)) if !waiting || visit.scan_t >= first_t || t - first_t >= first_t - visit.scan_t => {
-                    self.join(v, id);
+                    self.join(v, id, LinkedBy::Gate, t);
                     return true;
                 }
                 Some(_) => return false,
@@ -166,7 +184,7 @@ impl VisitBook {
             }
         }
         // A track reborn mid-store: the member who vanished nearest, most recently.
-        let mut best: Option<(usize, f64)> = None;
+        let mut best: Option<(usize, f64, LinkedBy)> = None;
         for (member, &v) in &self.owner {
             if self.visits[v].closed_at.is_some() || self.visits[v].exited.contains(member) {
                 continue;
@@ -177,8 +195,8 @@ impl VisitBook {
                 continue;
             }
             let d = (s.x - x).hypot(s.y - y);
-            if d <= p.rejoin_distance_m + 1.5 * gap && best.is_none_or(|(_, bd)| d < bd) {
-                best = Some((v, d));
+            if d <= p.rejoin_distance_m + 1.5 * gap && best.is_none_or(|(_, bd, _)| d < bd) {
+                best = Some((v, d, LinkedBy::Rejoin));
             }
         }
         // A party member walking close behind another was one track until
@@ -192,18 +210,49 @@ impl VisitBook {
                 }
                 let Some(s) = self.seen.get(member).filter(|s| t - s.t <= MEMBER_IN_VIEW_S) else { continue };
                 let d = (s.x - x).hypot(s.y - y);
-                if d <= p.split_distance_m && best.is_none_or(|(_, bd)| d < bd) {
-                    best = Some((v, d));
+                if d <= p.split_distance_m && best.is_none_or(|(_, bd, _)| d < bd) {
+                    best = Some((v, d, LinkedBy::Split));
                 }
             }
         }
         match best {
-            Some((v, _)) => {
-                self.join(v, id);
+            Some((v, _, how)) => {
+                self.join(v, id, how, t);
                 true
             }
             None => false,
         }
+    }
+
+    /// Why the links of `visit` may be wrong, for staff: a member that
+    /// rejoined mid-store (a reborn track may be someone else; half of them
+    /// were in the simulator's crowds), or one that split off beside a
+    /// member while another party that came in around then is still short
+    /// of people (the newcomer may be theirs).
+    pub fn uncertain_links(&self, visit: &VisitId) -> Vec<(TrackId, String)> {
+        let Some(v) = self.visits.iter().find(|v| &v.id == visit) else { return Vec::new() };
+        let mut out = Vec::new();
+        for ((track, how), at) in v.members.iter().zip(&v.linked_by).zip(&v.linked_at) {
+            match how {
+                LinkedBy::Gate => {}
+                LinkedBy::Rejoin => out.push((track.clone(), format!("uncertain_link: {track} rejoined at {at:.1}"))),
+                LinkedBy::Split => {
+                    let short = self.visits.iter().find(|w| {
+                        w.id != v.id
+                            && w.members.len() < w.party_size
+                            && (w.scan_t - at).abs() <= self.params.join_window_s
+                    });
+                    if let Some(w) = short {
+                        let why = format!(
+                            "uncertain_link: {track} split off at {at:.1} while visit {} was short of its party",
+                            w.id
+                        );
+                        out.push((track.clone(), why));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Closes every visit still open at `t` (end of input); returns them.
@@ -216,8 +265,10 @@ impl VisitBook {
         out
     }
 
-    fn join(&mut self, v: usize, id: &TrackId) {
+    fn join(&mut self, v: usize, id: &TrackId, how: LinkedBy, t: f64) {
         self.visits[v].members.push(id.clone());
+        self.visits[v].linked_by.push(how);
+        self.visits[v].linked_at.push(t);
         self.owner.insert(id.clone(), v);
     }
 }
@@ -271,6 +322,25 @@ mod tests {
         // v1's guest, hidden behind the host at the gate, parts from them mid-store.
         book.step(&geo, 20.0, &[(tid("a"), 4.0, 3.0), (tid("c"), 2.0, 2.5), (tid("g"), 4.5, 3.2)]);
         assert_eq!(book.visit_of(&tid("g")).unwrap().id, VisitId::from("v1"));
+        assert_eq!(book.visits[0].linked_by, vec![LinkedBy::Gate, LinkedBy::Split]);
+        assert!(book.uncertain_links(&VisitId::from("v1")).is_empty(), "every party is complete");
+        // A party of two that came in around then has only one track: g may be theirs.
+        book.scan(24.0, VisitId::from("v3"), 1);
+        book.step(
+            &geo,
+            24.1,
+            &[(tid("a"), 4.0, 3.0), (tid("c"), 2.0, 2.5), (tid("g"), 4.5, 3.2), (tid("h"), 0.6, 0.7)],
+        );
+        book.step(
+            &geo,
+            24.3,
+            &[(tid("a"), 4.0, 3.0), (tid("c"), 2.0, 2.5), (tid("g"), 4.5, 3.2), (tid("h"), 0.8, 0.9)],
+        );
+        assert_eq!(book.visit_of(&tid("h")).unwrap().id, VisitId::from("v3"));
+        let doubts = book.uncertain_links(&VisitId::from("v1"));
+        assert_eq!(doubts.len(), 1);
+        assert_eq!(doubts[0].0, tid("g"));
+        assert!(doubts[0].1.starts_with("uncertain_link: g split off at 20.0"), "{doubts:?}");
     }
 
     #[test]
@@ -282,6 +352,8 @@ mod tests {
         book.step(&geo, 30.0, &[(tid("a"), 4.0, 3.0)]);
         book.step(&geo, 31.0, &[(tid("a2"), 4.3, 3.1), (tid("x"), 8.0, 6.0)]);
         assert_eq!(book.visit_of(&tid("a2")).unwrap().id, VisitId::from("v1"));
+        let doubts = book.uncertain_links(&VisitId::from("v1"));
+        assert_eq!(doubts, vec![(tid("a2"), "uncertain_link: a2 rejoined at 31.0".to_owned())]);
         book.step(&geo, 45.0, &[(tid("a2"), 4.3, 3.1), (tid("x"), 8.0, 6.0)]);
         assert!(book.visit_of(&tid("x")).is_none());
         assert!(book.orphans.contains_key(&tid("x")));

@@ -218,6 +218,24 @@ mod tests {
     }
 
     #[test]
+    fn two_shoppers_reaching_into_shelves_at_once_stand_apart() {
+        let c = catalog();
+        let w = simulate(SimConfig { scenario: Scenario::Crowded, seed: 1, parties: 40 }, &c);
+        let reaching = |p: &PersonPlan, t: f64| p.reaches.iter().any(|r| r.t_start <= t && t <= r.t_end);
+        let mut pairs = 0;
+        for a in &w.actions {
+            let me = w.person(a.person).unwrap();
+            let (x, y, _) = me.floor_at(a.t).unwrap();
+            for other in w.people.iter().filter(|o| o.id != a.person && reaching(o, a.t)) {
+                let (ox, oy, _) = other.floor_at(a.t).unwrap();
+                assert!((ox - x).hypot(oy - y) >= 0.5, "person {} and {} at {:.1}", a.person, other.id, a.t);
+                pairs += 1;
+            }
+        }
+        assert!(pairs > 0, "the crowded store has people reaching at the same time");
+    }
+
+    #[test]
     fn the_adversarial_scenario_contains_each_hard_case() {
         let c = catalog();
         let w = simulate(SimConfig { scenario: Scenario::Adversarial, seed: 1, parties: 40 }, &c);

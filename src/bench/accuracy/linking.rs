@@ -4,10 +4,19 @@
 //! to a visit of another party is a wrong link (that party's picks land on
 //! the wrong receipt); a person's track linked to no visit loses picks.
 
+use crate::fusion::visits::LinkedBy;
 use crate::ids::{TrackId, VisitId};
 use crate::vision::tracker::ObservationOutcome;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// Links made by one rule, judged by the truth.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RuleLinks {
+    pub right: usize,
+    pub wrong: usize,
+    pub ghost: usize,
+}
 
 /// Linking quality over a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -22,6 +31,8 @@ pub struct LinkingQuality {
     pub linked_wrong: usize,
     /// ...following nobody (false detections).
     pub linked_ghost: usize,
+    /// Links by how they were made (`gate`, `rejoin`, `split`): right and wrong.
+    pub by_rule: BTreeMap<String, RuleLinks>,
     /// Tracks following a person but linked to no visit.
     pub unlinked_people_tracks: usize,
     /// Tracks whose detections came from more than one person (under 90 % from one).
@@ -77,25 +88,27 @@ impl LinkingScorer {
     /// `members`: each visit's tracks; `visit_party` and `person_party` map visits and people to parties.
     pub fn finish(
         self,
-        members: &[(VisitId, f64, Vec<TrackId>)],
+        members: &[(VisitId, f64, Vec<(TrackId, LinkedBy)>)],
         visit_party: &BTreeMap<VisitId, u32>,
         person_party: &BTreeMap<u32, u32>,
     ) -> LinkingQuality {
         let mut q = LinkingQuality { tracks: self.votes.len(), ..LinkingQuality::default() };
         let mut owner: BTreeMap<&TrackId, &VisitId> = BTreeMap::new();
+        let mut rule: BTreeMap<&TrackId, LinkedBy> = BTreeMap::new();
         for (visit, _, tracks) in members {
-            for t in tracks {
+            for (t, how) in tracks {
                 owner.insert(t, visit);
+                rule.insert(t, *how);
             }
         }
         for (visit, scan_t, tracks) in members {
             let described: Vec<String> = tracks
                 .iter()
-                .map(|t| match self.votes.get(t) {
+                .map(|(t, how)| match self.votes.get(t) {
                     Some(v) => {
                         let (person, share) = v.majority();
                         let (s, e) = (v.first.unwrap_or_default(), v.last.unwrap_or_default());
-                        format!("{t}=person {person:?} ({:.0} %) {:.1}-{:.1}", 100.0 * share, s.0, e.0)
+                        format!("{t}=person {person:?} ({:.0} %) {:.1}-{:.1} by {how:?}", 100.0 * share, s.0, e.0)
                     }
                     None => format!("{t}=no detections"),
                 })
@@ -138,18 +151,22 @@ impl LinkingScorer {
                 (Some(_), None) => {
                     q.linked += 1;
                     q.linked_ghost += 1;
+                    q.rule(&rule, track).ghost += 1;
                 }
                 (Some(visit), Some(person)) => {
                     q.linked += 1;
                     let right = visit_party.get(*visit).is_some_and(|p| person_party.get(&person) == Some(p));
                     if right {
                         q.linked_right += 1;
+                        q.rule(&rule, track).right += 1;
                     } else {
                         q.linked_wrong += 1;
+                        q.rule(&rule, track).wrong += 1;
                         let (t, at) = votes.first.unwrap_or((0.0, [0.0, 0.0]));
                         q.wrong.push(format!(
-                            "{visit} (party {:?}) <- {track} following person {person} (party {:?}, {:.0} %), first at t={t:.1} ({:.2}, {:.2})",
+                            "{visit} (party {:?}) <- {track} by {:?} following person {person} (party {:?}, {:.0} %), first at t={t:.1} ({:.2}, {:.2})",
                             visit_party.get(*visit),
+                            rule.get(track),
                             person_party.get(&person),
                             100.0 * share,
                             at[0],
@@ -160,6 +177,13 @@ impl LinkingScorer {
             }
         }
         q
+    }
+}
+
+impl LinkingQuality {
+    fn rule(&mut self, rules: &BTreeMap<&TrackId, LinkedBy>, track: &TrackId) -> &mut RuleLinks {
+        let name = rules.get(track).map_or("unknown".to_owned(), |r| format!("{r:?}").to_lowercase());
+        self.by_rule.entry(name).or_default()
     }
 }
 
@@ -181,8 +205,12 @@ mod tests {
         // One detection of person 2 went to track a: still a's majority is person 1.
         s.step(0.0, &[Some(2), Some(3)], &[outcome(Some("a")), outcome(Some("c"))]);
         let members = vec![
-            (VisitId::from("v1"), 0.0, vec![TrackId::from("a"), TrackId::from("g")]),
-            (VisitId::from("v2"), 0.0, vec![TrackId::from("b")]),
+            (
+                VisitId::from("v1"),
+                0.0,
+                vec![(TrackId::from("a"), LinkedBy::Gate), (TrackId::from("g"), LinkedBy::Split)],
+            ),
+            (VisitId::from("v2"), 0.0, vec![(TrackId::from("b"), LinkedBy::Rejoin)]),
         ];
         let visit_party = BTreeMap::from([(VisitId::from("v1"), 10), (VisitId::from("v2"), 10)]);
         let person_party = BTreeMap::from([(1, 10), (2, 11), (3, 12)]);
@@ -190,5 +218,8 @@ mod tests {
         assert_eq!((q.tracks, q.linked, q.linked_right, q.linked_wrong, q.linked_ghost), (4, 3, 1, 1, 1));
         assert_eq!((q.unlinked_people_tracks, q.mixed_tracks), (1, 0));
         assert_eq!(q.wrong.len(), 1);
+        assert_eq!(q.by_rule["gate"], RuleLinks { right: 1, wrong: 0, ghost: 0 });
+        assert_eq!(q.by_rule["rejoin"], RuleLinks { right: 0, wrong: 1, ghost: 0 });
+        assert_eq!(q.by_rule["split"], RuleLinks { right: 0, wrong: 0, ghost: 1 });
     }
 }
