@@ -83,6 +83,11 @@ pub struct TrackerParams {
     pub appearance_weight: f64,
     /// Weight of a new embedding in a track's running appearance.
     pub appearance_rate: f32,
+    /// An observation that looks further than this from a track's running
+    /// appearance is never that track, however near: two shoppers passing
+    /// close must not swap tracks (and carts). Three times the
+    /// re-identification distance below.
+    pub appearance_gate: f64,
     /// Unexplained observations from different cameras within this are one person.
     pub cluster_gate_m: f64,
     /// No new track is started this close to an active track.
@@ -116,6 +121,7 @@ impl Default for TrackerParams {
             max_jump_m: 1.5,
             appearance_weight: 0.5,
             appearance_rate: 0.1,
+            appearance_gate: 0.4,
             cluster_gate_m: 1.0,
             min_separation_m: 0.5,
             confirm_hits: 3,

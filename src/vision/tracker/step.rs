@@ -114,6 +114,9 @@ impl Tracker {
             return None;
         }
         let look = tr.appearance_distance(app).unwrap_or(0.0);
+        if look > p.appearance_gate {
+            return None;
+        }
         Some(d2 / p.gate_chi2 + p.appearance_weight * look)
     }
 
