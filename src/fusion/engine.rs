@@ -10,7 +10,7 @@
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, attribute};
 use super::ledger;
-use super::visits::{LinkParams, LinkedBy, VisitBook};
+use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
 use crate::db::{CartEvent, CartEventKind, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
@@ -143,7 +143,7 @@ impl Fusion {
 
     /// Every visit opened so far, its scan time and the tracks linked to
     /// it, with how each was linked (diagnostics).
-    pub fn visit_members(&self) -> Vec<(VisitId, f64, Vec<(TrackId, LinkedBy)>)> {
+    pub fn visit_members(&self) -> Vec<VisitLinks> {
         self.book
             .visits
             .iter()

@@ -54,6 +54,9 @@ pub enum LinkedBy {
     Split,
 }
 
+/// A visit, its scan time and its tracks with how each was linked (diagnostics).
+pub type VisitLinks = (VisitId, f64, Vec<(TrackId, LinkedBy)>);
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpenVisit {
     pub id: VisitId,

@@ -4,7 +4,7 @@
 //! to a visit of another party is a wrong link (that party's picks land on
 //! the wrong receipt); a person's track linked to no visit loses picks.
 
-use crate::fusion::visits::LinkedBy;
+use crate::fusion::visits::{LinkedBy, VisitLinks};
 use crate::ids::{TrackId, VisitId};
 use crate::vision::tracker::ObservationOutcome;
 use serde::Serialize;
@@ -88,7 +88,7 @@ impl LinkingScorer {
     /// `members`: each visit's tracks; `visit_party` and `person_party` map visits and people to parties.
     pub fn finish(
         self,
-        members: &[(VisitId, f64, Vec<(TrackId, LinkedBy)>)],
+        members: &[VisitLinks],
         visit_party: &BTreeMap<VisitId, u32>,
         person_party: &BTreeMap<u32, u32>,
     ) -> LinkingQuality {
