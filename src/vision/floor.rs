@@ -252,7 +252,7 @@ impl ShelfFront {
         }
         let plane = sub(self.origin, scale(self.normal, depth));
         let s = dot(sub(plane, ray.origin), self.normal) / denom;
-        let p = crate::layout::math::add(ray.origin, scale(ray.direction, s));
+        let p = add(ray.origin, scale(ray.direction, s));
         let along = dot(sub(p, self.origin), self.along);
         let inside = (-0.1..=self.length + 0.1).contains(&along) && (0.0..=self.height).contains(&p[2]);
         (s > 0.0 && inside).then_some(p)
@@ -505,5 +505,71 @@ mod tests {
         let hands = locate_hands(&views, [1.0, -0.5], &fronts, &p, 0.1);
         assert_eq!(hands.len(), 2);
         assert!(hands.iter().any(|h| norm(sub(*h, hand)) < 1e-3), "{hands:?}");
+    }
+
+    #[test]
+    fn a_wrist_no_camera_sees_is_extended_from_the_arm_or_placed_on_its_one_ray() {
+        let layout = synth::store();
+        let fronts = shelf_fronts(&layout.geometry);
+        let p = FloorParams::default();
+        // Right arm reaching into the shelf: elbow halfway from shoulder to wrist.
+        let at = [2.5, -0.5];
+        let mut joints = synth::skeleton(at, std::f64::consts::FRAC_PI_2, None);
+        let wrist = [2.5, 0.12, 1.1];
+        joints[RIGHT_ELBOW] = scale(add(joints[RIGHT_SHOULDER], wrist), 0.5);
+        joints[RIGHT_WRIST] = wrist;
+        let cams: Vec<&Camera> = layout
+            .cameras
+            .values()
+            .filter(|c| {
+                [RIGHT_SHOULDER, RIGHT_ELBOW].iter().all(|&i| c.project(joints[i]).is_some_and(|px| c.in_image(px)))
+            })
+            .collect();
+        assert!(cams.len() >= 2, "two cameras see the arm: {}", cams.len());
+        let hide = |person: &mut Person, i: usize| {
+            person.keypoints[i] = Keypoint { x: 0.0, y: 0.0, score: 0.0, visible: false }
+        };
+        let right = |hands: &[Vec3]| hands.iter().map(|h| norm(sub(*h, wrist))).fold(f64::INFINITY, f64::min);
+        // No camera sees the wrist: it is one upper arm beyond the elbow.
+        let people: Vec<Person> = cams
+            .iter()
+            .map(|c| {
+                let mut person = seen(c, &joints);
+                hide(&mut person, RIGHT_WRIST);
+                person
+            })
+            .collect();
+        let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
+        let hands = locate_hands(&views, at, &fronts, &p, 0.1);
+        assert!(right(&hands) < 1e-3, "{hands:?}");
+        // One camera sees it: the point of that ray nearest the arm's estimate.
+        assert!(cams[0].project(wrist).is_some_and(|px| cams[0].in_image(px)), "the first camera sees the wrist");
+        let people: Vec<Person> = cams
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let mut person = seen(c, &joints);
+                if k > 0 {
+                    hide(&mut person, RIGHT_WRIST);
+                }
+                person
+            })
+            .collect();
+        let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
+        let hands = locate_hands(&views, at, &fronts, &p, 0.1);
+        assert!(right(&hands) < 1e-3, "{hands:?}");
+        // Without the elbow either, nothing is made up for that side.
+        let people: Vec<Person> = cams
+            .iter()
+            .map(|c| {
+                let mut person = seen(c, &joints);
+                hide(&mut person, RIGHT_WRIST);
+                hide(&mut person, RIGHT_ELBOW);
+                person
+            })
+            .collect();
+        let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
+        let hands = locate_hands(&views, at, &fronts, &p, 0.1);
+        assert!(right(&hands) > 0.1, "only the other hand: {hands:?}");
     }
 }
