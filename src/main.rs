@@ -215,6 +215,10 @@ enum BenchCommand {
         /// The demo store's catalogue folder.
         #[arg(long, default_value = "calibration/demo-store")]
         calibration: PathBuf,
+        /// Keep every shelf event's track evidence in the JSON report
+        /// (`attribution.fit_cases`), what the attribution model is fitted on.
+        #[arg(long)]
+        evidence: bool,
     },
     /// Shelf detector and ingest throughput (synthetic plates from the fitted noise model).
     Shelf {
@@ -422,7 +426,7 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::json!({ "written": [out.join("geometry.json"), out.join("cameras.json")] }));
                 Ok(())
             }
-            Command::Bench(BenchCommand::Accuracy { scenario, seed, shoppers, out, plot, calibration }) => {
+            Command::Bench(BenchCommand::Accuracy { scenario, seed, shoppers, out, plot, calibration, evidence }) => {
                 let scenarios = walkout::bench::accuracy::cli::scenarios(&scenario).map_err(anyhow::Error::msg)?;
                 let template = walkout::bench::accuracy::AccuracyOptions {
                     scenario: scenarios[0],
@@ -433,6 +437,7 @@ fn main() -> anyhow::Result<()> {
                     review_below_confidence: config.fusion.review_below_confidence,
                     progress: true,
                     receipts_dir: None,
+                    keep_evidence: evidence,
                 };
                 let summary = tokio::task::spawn_blocking(move || {
                     walkout::bench::accuracy::cli::run_all(&scenarios, &template, &out, plot.as_deref())

@@ -19,6 +19,7 @@ fn options(scenario: Scenario, seed: u64, parties: usize) -> AccuracyOptions {
         review_below_confidence: 0.9,
         progress: false,
         receipts_dir: None,
+        keep_evidence: false,
     }
 }
 

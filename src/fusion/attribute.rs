@@ -49,6 +49,11 @@ pub struct AttributionParams {
     /// hand held in the shelf.
     pub hand_window_s: f64,
     pub hand_trim: f64,
+    /// A track that showed only one hand around the touch (weighted like
+    /// the stretches, by time) may have had the other in the shelf, hidden
+    /// from every camera: it scores at least this times that share times
+    /// its body's in-reach score. Fitted with `scripts/fit_attribution.py`.
+    pub hidden_hand_weight: f64,
 }
 
 impl Default for AttributionParams {
@@ -66,6 +71,7 @@ impl Default for AttributionParams {
             touch_sigma_s: 0.6,
             hand_window_s: 0.5,
             hand_trim: 0.25,
+            hidden_hand_weight: 0.03,
         }
     }
 }
@@ -171,6 +177,52 @@ pub struct TrackScore {
     pub body_distance_m: f64,
 }
 
+/// What one track showed around one event: its hands' distances to the
+/// changed plates' reach volumes over time, and how near its body came.
+/// The model scores this; the accuracy bench keeps it for fitting.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TrackSeries {
+    pub track: TrackId,
+    /// Body floor distance to the nearest changed plate's front (m).
+    pub body_distance_m: f64,
+    /// `[s from the event's start, nearest hand's distance (m)]` for each
+    /// sample whose hands were seen, in time order.
+    pub hands: Vec<[f64; 2]>,
+    /// How many hands each of those samples saw (one: the other may be
+    /// hidden in the shelf).
+    pub hands_seen: Vec<u8>,
+}
+
+/// Every track seen in `[t_start - before, t_end + after]`, with its hand
+/// distances to `plates` over that window.
+pub fn series(
+    history: &TrackHistory,
+    plates: &[PlateReach],
+    t_start: f64,
+    t_end: f64,
+    params: &AttributionParams,
+) -> Vec<TrackSeries> {
+    let (from, to) = (t_start - params.before_s, t_end + params.after_s);
+    let fronts: Vec<Vec3> = plates.iter().map(PlateReach::front_centre).collect();
+    let mut out = Vec::new();
+    for (id, samples) in &history.tracks {
+        let mut body = f64::INFINITY;
+        let (mut hands, mut hands_seen) = (Vec::new(), Vec::new());
+        for s in samples.iter().filter(|s| s.t >= from && s.t <= to) {
+            let d = s.hands.iter().map(|h| distance_to_any(plates, *h)).fold(f64::INFINITY, f64::min);
+            if d.is_finite() {
+                hands.push([s.t - t_start, d]);
+                hands_seen.push(s.hands.len().min(255) as u8);
+            }
+            body = body.min(nearest_floor(&fronts, [s.x, s.y]));
+        }
+        if body.is_finite() {
+            out.push(TrackSeries { track: id.clone(), body_distance_m: body, hands, hands_seen });
+        }
+    }
+    out
+}
+
 /// Scores every track seen in `[t_start - before, t_end + after]` against the
 /// changed plates; returns them best first with probabilities that sum,
 /// together with the "someone else" share, to 1.
@@ -181,53 +233,57 @@ pub fn attribute(
     t_end: f64,
     params: &AttributionParams,
 ) -> Vec<TrackScore> {
-    let (from, to) = (t_start - params.before_s, t_end + params.after_s);
-    let fronts: Vec<Vec3> = plates.iter().map(PlateReach::front_centre).collect();
+    score(&series(history, plates, t_start, t_end, params), params)
+}
+
+/// [`attribute`] over tracks' series already taken.
+pub fn score(tracks: &[TrackSeries], params: &AttributionParams) -> Vec<TrackScore> {
     let nobody = gauss(params.nobody_distance_m, params.hand_sigma_m);
     let mut raw = Vec::new();
-    for (id, samples) in &history.tracks {
-        let window = samples.iter().filter(|s| s.t >= from && s.t <= to);
+    for t in tracks {
         // The nearest hand and when, for the record; the score pools the samples.
-        let (mut hand, mut hand_dt, mut body) = (f64::INFINITY, None, f64::INFINITY);
+        let (mut hand, mut hand_dt) = (f64::INFINITY, None);
         let mut best_sample = 0.0_f64;
         // (time from the start, ln closeness) of the samples with hands.
-        let mut series: Vec<(f64, f64)> = Vec::new();
-        for s in window {
-            let dt = s.t - t_start;
+        let mut ln_closeness: Vec<(f64, f64)> = Vec::with_capacity(t.hands.len());
+        for &[dt, d] in &t.hands {
             let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
-            let d = s.hands.iter().map(|h| distance_to_any(plates, *h)).fold(f64::INFINITY, f64::min);
-            if d.is_finite() {
-                let closeness = gauss(d, params.hand_sigma_m);
-                if closeness * when > best_sample || hand_dt.is_none() {
-                    (best_sample, hand, hand_dt) = (closeness * when, d, Some(dt));
-                }
-                series.push((dt, closeness.max(f64::MIN_POSITIVE).ln()));
+            let closeness = gauss(d, params.hand_sigma_m);
+            if closeness * when > best_sample || hand_dt.is_none() {
+                (best_sample, hand, hand_dt) = (closeness * when, d, Some(dt));
             }
-            body = body.min(nearest_floor(&fronts, [s.x, s.y]));
+            ln_closeness.push((dt, closeness.max(f64::MIN_POSITIVE).ln()));
         }
         let half = params.hand_window_s / 2.0;
-        let hand_score = series
+        let hand_score = ln_closeness
             .iter()
             .map(|&(mid, _)| {
                 let mut stretch: Vec<f64> =
-                    series.iter().filter(|(dt, _)| (dt - mid).abs() <= half + 1e-9).map(|s| s.1).collect();
+                    ln_closeness.iter().filter(|(dt, _)| (dt - mid).abs() <= half + 1e-9).map(|s| s.1).collect();
                 trimmed_geometric_mean(&mut stretch, params.hand_trim)
                     * gauss(mid - params.touch_offset_s, params.touch_sigma_s)
             })
             .fold(0.0, f64::max);
-        if !body.is_finite() {
-            continue;
-        }
-        let in_reach = gauss((body - params.arm_reach_m).max(0.0), params.body_sigma_m);
+        let in_reach = gauss((t.body_distance_m - params.arm_reach_m).max(0.0), params.body_sigma_m);
         let score = if hand.is_finite() {
             // Standing in reach with the hand seen elsewhere: no likelier
-            // than someone untracked (the wrist may have been misplaced).
-            hand_score.max(nobody * in_reach)
+            // than someone untracked (the wrist may have been misplaced),
+            // unless the other hand was missing around the touch.
+            let (mut one_hand, mut all) = (0.0, 0.0);
+            for (&[dt, _], &seen) in t.hands.iter().zip(&t.hands_seen) {
+                let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
+                all += when;
+                if seen < 2 {
+                    one_hand += when;
+                }
+            }
+            let hidden = if all > 0.0 { one_hand / all } else { 0.0 };
+            hand_score.max(nobody * in_reach).max(params.hidden_hand_weight * hidden * in_reach)
         } else {
             params.body_only_weight * in_reach
         };
         let hand_distance_m = hand.is_finite().then_some(hand);
-        raw.push((id.clone(), score, hand_distance_m, hand_dt, body));
+        raw.push((t.track.clone(), score, hand_distance_m, hand_dt, t.body_distance_m));
     }
     let total: f64 = raw.iter().map(|r| r.1).sum::<f64>() + nobody;
     let mut out: Vec<TrackScore> = raw
@@ -307,6 +363,28 @@ mod tests {
         let both = history(&[("a", [1.0, 2.5], None), ("b", [1.2, 2.5], Some([1.0, 2.03, 1.1]))]);
         let s = attribute(&both, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
         assert_eq!(s[0].track, TrackId::from("b"), "a hand at the plate beats a body in reach: {s:?}");
+    }
+
+    #[test]
+    fn a_shopper_in_reach_whose_other_hand_was_hidden_keeps_a_neighbour_from_certainty() {
+        // b's hand hovers 6 cm beside the plate. a stands at it with one
+        // hand seen, hanging at the side: the other may be in the shelf.
+        let plate = [1.0, 2.0, 1.1];
+        let hanging = Some([1.0, 2.6, 0.85]);
+        let b = ("b", [1.4, 2.5], Some([1.06, 2.02, 1.12]));
+        let one_hand = history(&[("a", [1.0, 2.5], hanging), b]);
+        let s = attribute(&one_hand, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
+        let p_b = s.iter().find(|s| s.track == TrackId::from("b")).unwrap().p;
+        assert!(p_b < 0.9, "a's hidden hand leaves b short of certain: {s:?}");
+        // With both of a's hands seen away from the shelf, b is the one.
+        let mut both_hands = history(&[b]);
+        for i in 0..10 {
+            let t = 100.0 + f64::from(i) * 0.1;
+            let hands = vec![[1.0, 2.6, 0.85], [1.2, 2.6, 0.85]];
+            both_hands.push(&TrackId::from("a"), TrackSample { t, x: 1.0, y: 2.5, hands });
+        }
+        let s = attribute(&both_hands, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
+        assert!(s[0].track == TrackId::from("b") && s[0].p > 0.9, "{s:?}");
     }
 
     #[test]

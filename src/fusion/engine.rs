@@ -8,7 +8,7 @@
 //! waits a grace period for late shelf events, then hands over the ledger
 //! and the reasons, if any, why staff should look at it first.
 
-use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, attribute};
+use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
 use super::ledger;
 use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
@@ -29,7 +29,10 @@ pub struct FusionParams {
     pub min_attribution_p: f64,
     /// Below this, no visit is a plausible author: the event is booked to stock only.
     pub nobody_below_p: f64,
-    /// An unattributed event's runner-up visit at or above this is flagged too.
+    /// When the best visit's probability is under `contest_below_p` (the
+    /// review threshold: staff will look at that visit), every other visit
+    /// at or above `contested_p` is flagged too (the item may be theirs).
+    pub contest_below_p: f64,
     pub contested_p: f64,
 }
 
@@ -41,14 +44,20 @@ impl Default for FusionParams {
             grace_s: 6.0,
             min_attribution_p: 0.6,
             nobody_below_p: 0.05,
-            contested_p: 0.2,
+            contest_below_p: 0.9,
+            contested_p: 0.1,
         }
     }
 }
 
 impl FusionParams {
     pub fn from_config(c: &crate::config::FusionConfig) -> Self {
-        Self { grace_s: c.grace_s, min_attribution_p: c.min_attribution_p, ..Self::default() }
+        Self {
+            grace_s: c.grace_s,
+            min_attribution_p: c.min_attribution_p,
+            contest_below_p: c.review_below_confidence,
+            ..Self::default()
+        }
     }
 }
 
@@ -84,6 +93,10 @@ pub struct EventDecision {
     pub shelf_ambiguous: bool,
     /// The best-scoring tracks (up to three), with their hand evidence.
     pub tracks: Vec<super::attribute::TrackScore>,
+    /// Every track's hand series around the event, kept only when
+    /// [`Fusion::keep_evidence`] is set (the accuracy bench fits on it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<TrackSeries>,
 }
 
 /// Counters for the operator.
@@ -112,6 +125,8 @@ pub struct Fusion {
     pub stats: FusionStats,
     /// Every decided shelf event, in decision order.
     pub decisions: Vec<EventDecision>,
+    /// Keep each decision's full track evidence (for fitting; off live).
+    pub keep_evidence: bool,
 }
 
 impl Fusion {
@@ -133,6 +148,7 @@ impl Fusion {
             handed_over: BTreeMap::new(),
             stats: FusionStats::default(),
             decisions: Vec::new(),
+            keep_evidence: false,
         }
     }
 
@@ -232,7 +248,8 @@ impl Fusion {
 
     fn decide(&mut self, e: ShelfEvent) {
         let reaches = self.plate_reaches(&e);
-        let scores = attribute(&self.history, &reaches, e.t, e.t_end, &self.params.attribution);
+        let seen = series(&self.history, &reaches, e.t, e.t_end, &self.params.attribution);
+        let scores = score(&seen, &self.params.attribution);
         // Tracks of one visit pool their probability (a party shares one cart).
         // Tracks linked to no visit (a duplicate of someone's track, a ghost
         // from false detections) are left out: the share of "someone we do
@@ -267,7 +284,9 @@ impl Fusion {
             p_product: 0.0,
             shelf_ambiguous: e.ambiguous,
             tracks: scores.iter().take(3).cloned().collect(),
+            evidence: if self.keep_evidence { seen } else { Vec::new() },
         };
+        let others: Vec<(VisitId, f64)> = ranked.iter().skip(1).map(|(v, (p, _))| (v.clone(), *p)).collect();
         let best = ranked.into_iter().next();
         let Some((visit, (p_visit, track))) = best.filter(|b| b.1.0 >= self.params.nobody_below_p) else {
             self.decisions.push(record);
@@ -288,17 +307,18 @@ impl Fusion {
         self.stats.attributed += 1;
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
         let decided = self.product(&e, &held);
-        if p_visit < self.params.min_attribution_p
-            && let Some(second) = record.second.clone().filter(|_| record.p_second >= self.params.contested_p)
-            && !self.handed_over.contains_key(&second)
-        {
-            // The runner-up may be the one who took it: their receipt is as
-            // uncertain, so staff see both.
-            let note = format!(
-                "contested_event: {}.{} at {:.1} (p {:.2}, went to another visit)",
-                e.gondola, e.shelf, e.t, record.p_second
-            );
-            self.flags.entry(second).or_default().push(note);
+        if p_visit < self.params.contest_below_p {
+            // Any other plausible visit may be the one who took it: their
+            // receipts are as uncertain, so staff see them all.
+            for (other, p) in
+                others.iter().filter(|(v, p)| *p >= self.params.contested_p && !self.handed_over.contains_key(v))
+            {
+                let note = format!(
+                    "contested_event: {}.{} at {:.1} (p {:.2}, went to another visit)",
+                    e.gondola, e.shelf, e.t, p
+                );
+                self.flags.entry(other.clone()).or_default().push(note);
+            }
         }
         let flags = self.flags.entry(visit.clone()).or_default();
         if e.degraded {
@@ -340,18 +360,21 @@ impl Fusion {
         self.ledgers.entry(visit).or_default().push(event);
     }
 
-    /// The product, units and probability of an event. A put-back is first
-    /// matched against what the visit holds (an item may come back to a
-    /// shelf where it does not belong); a pick takes the shelf's best candidate.
+    /// The product, units and probability of an event. A pick takes the
+    /// shelf's best candidate. A put-back can only be something the visit
+    /// holds: the shelf's candidates (weighed with where each product
+    /// belongs) narrowed to those, or, when the shelf offers none of them,
+    /// the held item whose weight fits (it came back to a shelf where it
+    /// does not belong).
     fn product(&self, e: &ShelfEvent, held: &BTreeMap<Sku, i64>) -> Option<(Sku, u32, f64)> {
         let shelf_best = e.candidates.first().filter(|c| c.p > e.unexplained_p).map(|c| (c.sku.clone(), c.qty, c.p));
         if e.delta_g <= 0.0 {
             return shelf_best;
         }
-        if let Some((sku, qty, p)) = &shelf_best
-            && held.get(sku).is_some_and(|n| *n >= i64::from(*qty))
-        {
-            return Some((sku.clone(), *qty, *p));
+        let holds = |sku: &Sku, qty: u32| held.get(sku).is_some_and(|n| *n >= i64::from(qty));
+        let held_mass: f64 = e.candidates.iter().filter(|c| holds(&c.sku, c.qty)).map(|c| c.p).sum();
+        if let Some(best) = e.candidates.iter().find(|c| holds(&c.sku, c.qty)).filter(|c| c.p > e.unexplained_p) {
+            return Some((best.sku.clone(), best.qty, best.p / held_mass));
         }
         let mut fits: Vec<(Sku, u32, f64)> = Vec::new();
         for (sku, &n) in held {

@@ -6,6 +6,7 @@
 //! thresholds are fitted on.
 
 use crate::fusion::EventDecision;
+use crate::fusion::attribute::TrackSeries;
 use crate::ids::{TrackId, VisitId};
 use crate::sim::Action;
 use serde::Serialize;
@@ -46,6 +47,72 @@ pub struct AttributionQuality {
     pub hand_evidence: Vec<HandEvidence>,
     /// `hand_evidence` summed up.
     pub hand_fit: HandFit,
+    /// Per matched event, every track's evidence and whose it was (only
+    /// with `--evidence`): what the attribution model is fitted on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fit_cases: Vec<FitCase>,
+}
+
+/// One matched shelf event with all the evidence fusion had.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FitCase {
+    pub t: f64,
+    pub plates: String,
+    pub delta_g: f64,
+    /// The party that really touched the shelf.
+    pub truth_party: u32,
+    /// What fusion decided, for comparison.
+    pub p_visit: f64,
+    pub p_product: f64,
+    pub right: bool,
+    pub candidates: Vec<FitCandidate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FitCandidate {
+    /// The party of the visit the track was linked to (none: unlinked).
+    pub party: Option<u32>,
+    /// The track followed the person who touched the shelf.
+    pub actor: bool,
+    #[serde(flatten)]
+    pub series: TrackSeries,
+    /// Per hand sample, whose detections the track held at that frame:
+    /// 1 the actor's only, 0 someone else's only, 2 both, -1 unknown.
+    pub who: Vec<i8>,
+}
+
+/// Per track and frame (ms), the true person of each detection the tracker
+/// gave it (`None`: a false detection).
+pub type FramePeople = BTreeMap<(TrackId, i64), Vec<Option<u32>>>;
+
+/// Records one frame's detections by track, for [`FitCandidate::who`].
+pub fn note_frame(
+    frames: &mut FramePeople,
+    t: f64,
+    truths: &[Option<u32>],
+    outcomes: &[crate::vision::tracker::ObservationOutcome],
+) {
+    for (truth, outcome) in truths.iter().zip(outcomes) {
+        if let Some(track) = &outcome.track {
+            frames.entry((track.clone(), frame_ms(t))).or_default().push(*truth);
+        }
+    }
+}
+
+fn frame_ms(t: f64) -> i64 {
+    (t * 1000.0).round() as i64
+}
+
+/// What the simulator knows about visits and tracks.
+pub struct Truth<'a> {
+    /// The party each visit was opened for.
+    pub visit_party: &'a BTreeMap<VisitId, u32>,
+    /// The person each track followed (by majority of its detections).
+    pub track_people: &'a BTreeMap<TrackId, u32>,
+    /// The party of the visit each track was linked to.
+    pub track_party: &'a BTreeMap<TrackId, u32>,
+    /// Whose detections each track held, frame by frame (may be empty).
+    pub frame_people: &'a FramePeople,
 }
 
 /// How far from the changed plates' reach volumes the true actor's hand
@@ -107,12 +174,8 @@ pub struct HandEvidence {
 /// Band edges of the calibration table.
 const BANDS: [f64; 8] = [0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 + 1e-9];
 
-pub fn score(
-    decisions: &[EventDecision],
-    actions: &[Action],
-    visit_party: &BTreeMap<VisitId, u32>,
-    track_people: &BTreeMap<TrackId, u32>,
-) -> AttributionQuality {
+pub fn score(decisions: &[EventDecision], actions: &[Action], truth: &Truth) -> AttributionQuality {
+    let (visit_party, track_people) = (truth.visit_party, truth.track_people);
     let mut q = AttributionQuality {
         calibration: BANDS
             .windows(2)
@@ -150,6 +213,43 @@ pub fn score(
             other_m: other.and_then(|s| s.hand_distance_m),
             other_dt_s: other.and_then(|s| s.hand_dt_s),
         });
+        if !d.evidence.is_empty() {
+            q.fit_cases.push(FitCase {
+                t: d.t,
+                plates: d.plates.clone(),
+                delta_g: d.delta_g,
+                truth_party: a.party,
+                p_visit: d.p_visit,
+                p_product: d.p_product,
+                right,
+                candidates: d
+                    .evidence
+                    .iter()
+                    .map(|s| FitCandidate {
+                        party: truth.track_party.get(&s.track).copied(),
+                        actor: track_people.get(&s.track) == Some(&a.person),
+                        who: s
+                            .hands
+                            .iter()
+                            .map(|[dt, _]| match truth.frame_people.get(&(s.track.clone(), frame_ms(d.t + dt))) {
+                                None => -1,
+                                Some(people) => {
+                                    let actor = people.iter().filter(|p| **p == Some(a.person)).count();
+                                    if actor == people.len() {
+                                        1
+                                    } else if actor == 0 {
+                                        0
+                                    } else {
+                                        2
+                                    }
+                                }
+                            })
+                            .collect(),
+                        series: s.clone(),
+                    })
+                    .collect(),
+            });
+        }
         if right {
             q.right += 1;
         } else {
@@ -195,6 +295,7 @@ mod tests {
             qty: 1,
             p_product: 1.0,
             shelf_ambiguous: false,
+            evidence: Vec::new(),
             tracks: tracks
                 .iter()
                 .map(|(id, d)| TrackScore {
@@ -233,7 +334,16 @@ mod tests {
             decision(130.0, "v2", 0.99, &[]),
         ];
         let actions = vec![action(100.2, 10, 1), action(110.1, 20, 2), action(120.0, 10, 1)];
-        let q = score(&decisions, &actions, &visits, &people);
+        let q = score(
+            &decisions,
+            &actions,
+            &Truth {
+                visit_party: &visits,
+                track_people: &people,
+                track_party: &BTreeMap::new(),
+                frame_people: &BTreeMap::new(),
+            },
+        );
         assert_eq!((q.matched, q.right, q.wrong), (2, 1, 1));
         assert_eq!((q.unmatched_decisions, q.missed_actions), (1, 1));
         let band = |p: f64| q.calibration.iter().rev().find(|b| p >= b.p_from).unwrap();

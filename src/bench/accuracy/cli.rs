@@ -66,6 +66,7 @@ fn headline(r: &AccuracyReport) -> serde_json::Value {
         if let Some(attribution) = map.get_mut("attribution").and_then(|l| l.as_object_mut()) {
             attribution.remove("wrong_list");
             attribution.remove("hand_evidence");
+            attribution.remove("fit_cases");
         }
     }
     v

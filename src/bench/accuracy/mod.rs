@@ -17,7 +17,7 @@ pub mod tradeoff;
 use crate::catalog::Catalog;
 use crate::fusion::runner::{StoreInput, StoreRunner};
 use crate::fusion::{ClosedVisit, Fusion, FusionParams, FusionStats};
-use crate::ids::VisitId;
+use crate::ids::{TrackId, VisitId};
 use crate::sim::feed::SimInput;
 use crate::sim::{self, Scenario, SimConfig, World};
 use crate::telemetry::ShelfMetrics;
@@ -53,6 +53,8 @@ pub struct AccuracyOptions {
     pub progress: bool,
     /// Write each charged receipt here as text.
     pub receipts_dir: Option<PathBuf>,
+    /// Keep each shelf event's track evidence (`attribution.fit_cases`).
+    pub keep_evidence: bool,
 }
 
 /// The benchmark's result (also written as JSON and Markdown).
@@ -118,10 +120,12 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
         TrackerParams::default(),
         ShelfMetrics::default(),
     );
+    runner.fusion.keep_evidence = opts.keep_evidence;
     let mut visit_party: BTreeMap<VisitId, u32> = BTreeMap::new();
     let mut decisions: BTreeMap<u32, (Decision, f64)> = BTreeMap::new();
     let mut tracking = tracking::TrackingScorer::default();
     let mut linking = linking::LinkingScorer::default();
+    let mut frame_people = attribution::FramePeople::new();
     let mut progress = crate::bench::progress::Progress::new("simulating", world.end - world.t0, opts.progress);
     for input in sim::feed::inputs(&world, &catalog, 6) {
         match input {
@@ -140,6 +144,9 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
                 let observations = sim::feed::camera_observations(step);
                 let out = runner.input(StoreInput::Frame { t, observations });
                 linking.step(t, &truths, runner.tracker.outcomes());
+                if opts.keep_evidence {
+                    attribution::note_frame(&mut frame_people, t, &truths, runner.tracker.outcomes());
+                }
                 let on_floor: Vec<(u32, f64, f64)> =
                     world.people.iter().filter_map(|p| p.floor_at(t).map(|(x, y, _)| (p.id, x, y))).collect();
                 tracking.step(&on_floor, &out.tracks);
@@ -155,9 +162,20 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
     let mut report = assemble(opts, &world, &shop, fusion, decisions, started)?;
     report.tracking = tracking.finish(world.people.len());
     let person_party: BTreeMap<u32, u32> = world.people.iter().map(|p| (p.id, p.party)).collect();
-    report.attribution =
-        attribution::score(&runner.fusion.decisions, &world.actions, &visit_party, &linking.track_people());
-    report.linking = linking.finish(&runner.fusion.visit_members(), &visit_party, &person_party);
+    let members = runner.fusion.visit_members();
+    let track_party: BTreeMap<TrackId, u32> = members
+        .iter()
+        .filter_map(|(visit, _, tracks)| visit_party.get(visit).map(|party| (tracks, *party)))
+        .flat_map(|(tracks, party)| tracks.iter().map(move |(track, _)| (track.clone(), party)))
+        .collect();
+    let truth = attribution::Truth {
+        visit_party: &visit_party,
+        track_people: &linking.track_people(),
+        track_party: &track_party,
+        frame_people: &frame_people,
+    };
+    report.attribution = attribution::score(&runner.fusion.decisions, &world.actions, &truth);
+    report.linking = linking.finish(&members, &visit_party, &person_party);
     rt.block_on(shop.storage.close());
     Ok((report, world))
 }
