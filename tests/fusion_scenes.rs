@@ -165,9 +165,12 @@ fn an_event_with_a_shopper_half_a_metre_away_goes_to_review_and_a_far_one_stays_
     let mut s = Scene::new();
     s.enter(0.0, "erin", &["e"]);
     let p1 = hand_at(1);
-    // Erin's hand is 0.5 m from the plate when it moves: maybe her, maybe someone untracked.
+    // Both of Erin's hands are seen 0.5 m or more from the plate when it
+    // moves: maybe her, maybe someone untracked. (Had one hand been hidden,
+    // it might have been in the shelf: then she is the likely one.)
     let near = [p1[0] + 0.5, p1[1] + 0.05, p1[2]];
-    s.step(10.0, &[state("e", near[0], 2.5, vec![near])]);
+    let other = [p1[0] + 0.9, p1[1] + 0.3, p1[2] - 0.3];
+    s.step(10.0, &[state("e", near[0], 2.5, vec![near, other])]);
     s.fusion.shelf_event(event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
     s.step(13.0, &[state("e", near[0], 2.5, vec![])]);
     // Later the shelf moves while she is at the far end of the aisle.
