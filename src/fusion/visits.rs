@@ -26,6 +26,9 @@ pub struct LinkParams {
     pub rejoin_window_s: f64,
     /// A new track this close to a member of a party not yet fully tracked joins it (m).
     pub split_distance_m: f64,
+    /// A track first seen this close to the entry zone (m) came in through
+    /// the gate: someone walking in may first be detected a step past it.
+    pub entry_margin_m: f64,
 }
 
 impl Default for LinkParams {
@@ -37,6 +40,7 @@ impl Default for LinkParams {
             rejoin_distance_m: 1.2,
             rejoin_window_s: 8.0,
             split_distance_m: 1.0,
+            entry_margin_m: 0.5,
         }
     }
 }
@@ -117,10 +121,11 @@ impl VisitBook {
     /// One tracker step; returns the visits that closed at it.
     pub fn step(&mut self, geometry: &StoreGeometry, t: f64, tracks: &[(TrackId, f64, f64)]) -> Vec<VisitId> {
         for (id, x, y) in tracks {
+            let margin = self.params.entry_margin_m;
             let (first_t, entered) = self
                 .seen
                 .get(id)
-                .map_or_else(|| (t, in_zone(geometry, ZoneKind::Entry, *x, *y)), |s| (s.first_t, s.entered));
+                .map_or_else(|| (t, near_zone(geometry, ZoneKind::Entry, *x, *y, margin)), |s| (s.first_t, s.entered));
             self.seen.insert(id.clone(), Seen { t, x: *x, y: *y, first_t, entered });
             if !self.owner.contains_key(id) && !self.orphans.contains_key(id) && !self.link(geometry, id, t, *x, *y) {
                 // Waiting at the gate for a scan, or reborn without a lost member nearby yet.
@@ -280,6 +285,10 @@ fn in_zone(geometry: &StoreGeometry, kind: ZoneKind, x: f64, y: f64) -> bool {
     geometry.zones_at(x, y).any(|z| z.kind == kind)
 }
 
+fn near_zone(geometry: &StoreGeometry, kind: ZoneKind, x: f64, y: f64, margin: f64) -> bool {
+    geometry.zones.iter().any(|z| z.kind == kind && z.distance(x, y) <= margin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +315,26 @@ mod tests {
         assert!(book.step(&geo, 60.0, &[(tid("a"), 8.5, 0.5), (tid("b"), 6.0, 3.0)]).is_empty(), "b still shopping");
         let closed = book.step(&geo, 70.0, &[(tid("a"), 8.6, 0.5), (tid("b"), 8.4, 0.6)]);
         assert_eq!(closed, vec![VisitId::from("v1")]);
+    }
+
+    #[test]
+    fn a_guest_first_seen_a_step_past_the_entry_zone_still_came_in_through_the_gate() {
+        // The demo store's entry zone ends at x = 1.3 m. The host is seen in
+        // it; the guest is first detected 3 cm past its edge, away from the
+        // host, and is linked by the gate all the same.
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("v1"), 1);
+        book.step(&geo, 10.5, &[(tid("host"), 0.6, 0.6)]);
+        book.step(&geo, 11.0, &[(tid("host"), 3.0, 2.0), (tid("guest"), 1.33, 0.74)]);
+        assert_eq!(book.visits[0].members, vec![tid("host"), tid("guest")]);
+        assert_eq!(book.visits[0].linked_by, vec![LinkedBy::Gate, LinkedBy::Gate]);
+        // Two metres past it is somewhere in the store: not a newcomer.
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("v1"), 1);
+        book.step(&geo, 10.5, &[(tid("host"), 0.6, 0.6)]);
+        book.step(&geo, 11.0, &[(tid("host"), 6.0, 3.0), (tid("guest"), 3.3, 0.74)]);
+        assert_eq!(book.visits[0].members, vec![tid("host")]);
     }
 
     #[test]

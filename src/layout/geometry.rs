@@ -88,6 +88,24 @@ impl Zone {
         }
         inside
     }
+
+    /// Floor distance (m) from `(x, y)` to the zone: zero inside, else to
+    /// its nearest edge.
+    pub fn distance(&self, x: f64, y: f64) -> f64 {
+        if self.contains(x, y) {
+            return 0.0;
+        }
+        let n = self.polygon.len();
+        (0..n)
+            .map(|i| {
+                let ([ax, ay], [bx, by]) = (self.polygon[i], self.polygon[(i + 1) % n]);
+                let (dx, dy) = (bx - ax, by - ay);
+                let len2 = dx * dx + dy * dy;
+                let f = if len2 > 0.0 { (((x - ax) * dx + (y - ay) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+                (x - (ax + f * dx)).hypot(y - (ay + f * dy))
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
 }
 
 /// Everything physical about one store except its cameras.
@@ -125,6 +143,18 @@ impl StoreGeometry {
 mod tests {
     use super::*;
     use crate::layout::math::rodrigues;
+
+    #[test]
+    fn a_zone_is_at_distance_zero_inside_and_to_its_nearest_edge_outside() {
+        let z = Zone {
+            name: "entry".into(),
+            kind: ZoneKind::Entry,
+            polygon: vec![[0.0, 0.0], [1.3, 0.0], [1.3, 1.2], [0.0, 1.2]],
+        };
+        assert_eq!(z.distance(0.6, 0.6), 0.0);
+        assert!((z.distance(1.33, 0.74) - 0.03).abs() < 1e-9);
+        assert!((z.distance(1.6, 1.6) - 0.5).abs() < 1e-9, "to the corner");
+    }
 
     #[test]
     fn plate_corners_follow_the_frame() {
