@@ -233,3 +233,19 @@ fn an_event_three_shoppers_could_have_made_sends_all_three_to_review() {
         .collect();
     assert_eq!(flagged, vec!["gina", "hal", "ivy"], "whoever holds the item, each of them may have taken it");
 }
+
+#[test]
+fn a_pick_by_a_track_linked_to_no_visit_is_counted_apart_from_nobody_near() {
+    // Someone first seen in the middle of the store (no scan, no member lost
+    // nearby) takes a yoghurt: no visit can be charged, but it is not
+    // "nobody near" either.
+    let mut s = Scene::new();
+    let p1 = hand_at(1);
+    for i in 0..20 {
+        s.step(10.0 + f64::from(i) * 0.1, &[state("x", p1[0], 2.5, vec![p1])]);
+    }
+    s.fusion.shelf_event(event(10.5, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
+    s.step(14.0, &[state("x", p1[0], 2.5, vec![])]);
+    assert_eq!(s.fusion.visit_of_track(&TrackId::from("x")), None);
+    assert_eq!((s.fusion.stats.unlinked_author, s.fusion.stats.nobody_near), (1, 0));
+}

@@ -106,6 +106,10 @@ pub struct FusionStats {
     pub attributed: u64,
     /// Events no tracked shopper was near (booked to stock only).
     pub nobody_near: u64,
+    /// Events whose likely author was a track linked to no visit (someone
+    /// who did not come in through the gate, or a track the visit book lost):
+    /// booked to stock only, logged as a warning for staff.
+    pub unlinked_author: u64,
     /// Events that arrived after their visit had been handed over.
     pub too_late: u64,
 }
@@ -289,14 +293,28 @@ impl Fusion {
         let others: Vec<(VisitId, f64)> = ranked.iter().skip(1).map(|(v, (p, _))| (v.clone(), *p)).collect();
         let best = ranked.into_iter().next();
         let Some((visit, (p_visit, track))) = best.filter(|b| b.1.0 >= self.params.nobody_below_p) else {
+            // Someone we track but cannot bill may have taken it: say so.
+            let unlinked = scores.first().filter(|s| s.p >= 0.5 && self.book.visit_of(&s.track).is_none());
+            if let Some(author) = unlinked {
+                self.stats.unlinked_author += 1;
+                tracing::warn!(
+                    t = e.t,
+                    gondola = e.gondola,
+                    shelf = e.shelf,
+                    track = %author.track,
+                    p = author.p,
+                    "shelf event by a track linked to no visit: stock only"
+                );
+            } else {
+                self.stats.nobody_near += 1;
+                tracing::info!(
+                    t = e.t,
+                    gondola = e.gondola,
+                    shelf = e.shelf,
+                    "shelf event with no shopper near: stock only"
+                );
+            }
             self.decisions.push(record);
-            self.stats.nobody_near += 1;
-            tracing::info!(
-                t = e.t,
-                gondola = e.gondola,
-                shelf = e.shelf,
-                "shelf event with no shopper near: stock only"
-            );
             return;
         };
         if self.handed_over.contains_key(&visit) {
