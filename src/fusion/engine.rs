@@ -19,6 +19,10 @@ use crate::shelf::pipeline::ShelfEvent;
 use crate::vision::tracker::TrackState;
 use std::collections::BTreeMap;
 
+/// A track this likely (or more) to have made a stock-only event is named
+/// as its author in the warning (`FusionStats::unlinked_author`).
+const LIKELY_AUTHOR_P: f64 = 0.5;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FusionParams {
     pub attribution: AttributionParams,
@@ -294,7 +298,7 @@ impl Fusion {
         let best = ranked.into_iter().next();
         let Some((visit, (p_visit, track))) = best.filter(|b| b.1.0 >= self.params.nobody_below_p) else {
             // Someone we track but cannot bill may have taken it: say so.
-            let unlinked = scores.first().filter(|s| s.p >= 0.5 && self.book.visit_of(&s.track).is_none());
+            let unlinked = scores.first().filter(|s| s.p >= LIKELY_AUTHOR_P && self.book.visit_of(&s.track).is_none());
             if let Some(author) = unlinked {
                 self.stats.unlinked_author += 1;
                 tracing::warn!(
