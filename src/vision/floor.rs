@@ -526,50 +526,32 @@ mod tests {
             })
             .collect();
         assert!(cams.len() >= 2, "two cameras see the arm: {}", cams.len());
-        let hide = |person: &mut Person, i: usize| {
-            person.keypoints[i] = Keypoint { x: 0.0, y: 0.0, score: 0.0, visible: false }
-        };
         let right = |hands: &[Vec3]| hands.iter().map(|h| norm(sub(*h, wrist))).fold(f64::INFINITY, f64::min);
+        // The hands located when camera `k` does not see the joints `hidden(k)`.
+        let hands_hiding = |hidden: &dyn Fn(usize) -> Vec<usize>| {
+            let people: Vec<Person> = cams
+                .iter()
+                .enumerate()
+                .map(|(k, c)| {
+                    let mut person = seen(c, &joints);
+                    for i in hidden(k) {
+                        person.keypoints[i] = Keypoint { x: 0.0, y: 0.0, score: 0.0, visible: false };
+                    }
+                    person
+                })
+                .collect();
+            let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
+            locate_hands(&views, at, &fronts, &p, 0.1)
+        };
         // No camera sees the wrist: it is one upper arm beyond the elbow.
-        let people: Vec<Person> = cams
-            .iter()
-            .map(|c| {
-                let mut person = seen(c, &joints);
-                hide(&mut person, RIGHT_WRIST);
-                person
-            })
-            .collect();
-        let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
-        let hands = locate_hands(&views, at, &fronts, &p, 0.1);
+        let hands = hands_hiding(&|_| vec![RIGHT_WRIST]);
         assert!(right(&hands) < 1e-3, "{hands:?}");
         // One camera sees it: the point of that ray nearest the arm's estimate.
         assert!(cams[0].project(wrist).is_some_and(|px| cams[0].in_image(px)), "the first camera sees the wrist");
-        let people: Vec<Person> = cams
-            .iter()
-            .enumerate()
-            .map(|(k, c)| {
-                let mut person = seen(c, &joints);
-                if k > 0 {
-                    hide(&mut person, RIGHT_WRIST);
-                }
-                person
-            })
-            .collect();
-        let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
-        let hands = locate_hands(&views, at, &fronts, &p, 0.1);
+        let hands = hands_hiding(&|k| if k > 0 { vec![RIGHT_WRIST] } else { vec![] });
         assert!(right(&hands) < 1e-3, "{hands:?}");
         // Without the elbow either, nothing is made up for that side.
-        let people: Vec<Person> = cams
-            .iter()
-            .map(|c| {
-                let mut person = seen(c, &joints);
-                hide(&mut person, RIGHT_WRIST);
-                hide(&mut person, RIGHT_ELBOW);
-                person
-            })
-            .collect();
-        let views: Vec<(&Camera, &Person)> = cams.iter().copied().zip(&people).collect();
-        let hands = locate_hands(&views, at, &fronts, &p, 0.1);
+        let hands = hands_hiding(&|_| vec![RIGHT_WRIST, RIGHT_ELBOW]);
         assert!(right(&hands) > 0.1, "only the other hand: {hands:?}");
     }
 }
