@@ -54,6 +54,9 @@ enum Command {
     /// The store simulator.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// The product gallery (photo embeddings by SKU) that hand crops are matched against.
+    #[command(subcommand)]
+    Gallery(GalleryCommand),
     /// Staff console accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
@@ -182,6 +185,49 @@ enum VisionCommand {
         /// Which recording (the file name before camK) when the folder holds several; default: most cameras.
         #[arg(long)]
         recording: Option<String>,
+        /// Product gallery (made with the appearance model) to match each visible wrist's crop against.
+        #[arg(long)]
+        hand_gallery: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GalleryCommand {
+    /// Embed product photos (PNG/JPEG) and add them to a store's gallery under one SKU.
+    Add {
+        /// The store's calibration folder (its catalogue names the SKUs).
+        #[arg(long, default_value = "calibration/demo-store")]
+        calibration: PathBuf,
+        /// Gallery file; created when missing.
+        #[arg(long)]
+        gallery: Option<PathBuf>,
+        #[arg(long)]
+        sku: String,
+        /// Product-embedding model manifest.
+        #[arg(long, default_value = "models/mobilenetv2-embed.toml")]
+        model: PathBuf,
+        /// Photos of the product.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Render the simulator's demo products and build the demo gallery and hand-crop bank.
+    Demo {
+        #[arg(long, default_value = "calibration/demo-store")]
+        calibration: PathBuf,
+        /// Output folder (gallery.json, hand-crops.json).
+        #[arg(long, default_value = "calibration/demo-store")]
+        out: PathBuf,
+        #[arg(long, default_value = "models/mobilenetv2-embed.toml")]
+        model: PathBuf,
+        /// Rendered hand crops per product (as many again measure the crop rates).
+        #[arg(long, default_value_t = 12)]
+        crops_per_product: usize,
+        /// Rendered empty-hand crops (as many again measure the crop rates).
+        #[arg(long, default_value_t = 512)]
+        empty_crops: usize,
+        /// Also write a few rendered photos and crops here as PNG, to look at.
+        #[arg(long)]
+        samples: Option<PathBuf>,
     },
 }
 
@@ -219,6 +265,9 @@ enum BenchCommand {
         /// (`attribution.fit_cases`), what the attribution model is fitted on.
         #[arg(long)]
         evidence: bool,
+        /// Cameras report no hand crops (the simulator draws them from the calibration's hand-crops.json).
+        #[arg(long)]
+        no_hand_crops: bool,
     },
     /// Shelf detector and ingest throughput (synthetic plates from the fitted noise model).
     Shelf {
@@ -340,6 +389,7 @@ fn main() -> anyhow::Result<()> {
                 appearance_model,
                 every,
                 recording,
+                hand_gallery,
             }) => {
                 use walkout::vision::{pipeline::TrackOptions, track_cmd};
                 let opts = TrackOptions {
@@ -349,12 +399,37 @@ fn main() -> anyhow::Result<()> {
                     start_unix: start,
                     model,
                     appearance_model: track_cmd::appearance_model(&appearance_model),
+                    hand_gallery,
                     every,
                     onnxruntime: config.onnxruntime.library_path.clone(),
                     params: Default::default(),
                 };
                 let summary = track_cmd::track(&opts, &mut std::io::stdout().lock())?;
                 eprintln!("{}", serde_json::to_string(&summary)?);
+                Ok(())
+            }
+            Command::Gallery(GalleryCommand::Add { calibration, gallery, sku, model, images }) => {
+                use walkout::vision::gallery_cmd::{Embedder, add};
+                let catalog = walkout::catalog::Catalog::load(&calibration)?;
+                let gallery = gallery.unwrap_or_else(|| calibration.join("gallery.json"));
+                let mut embedder = Embedder::load(&model, &config.onnxruntime.library_path)?;
+                let report = add(&mut embedder, &catalog, &gallery, &sku.as_str().into(), &images)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
+            Command::Gallery(GalleryCommand::Demo {
+                calibration,
+                out,
+                model,
+                crops_per_product,
+                empty_crops,
+                samples,
+            }) => {
+                use walkout::vision::gallery_cmd::{Embedder, demo};
+                let catalog = walkout::catalog::Catalog::load(&calibration)?;
+                let mut embedder = Embedder::load(&model, &config.onnxruntime.library_path)?;
+                let report = demo(&mut embedder, &catalog, &out, crops_per_product, empty_crops, samples.as_deref())?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
                 Ok(())
             }
             Command::Calibrate(CalibrateCommand::Intrinsics { images, board, square_mm, out }) => {
@@ -426,7 +501,16 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::json!({ "written": [out.join("geometry.json"), out.join("cameras.json")] }));
                 Ok(())
             }
-            Command::Bench(BenchCommand::Accuracy { scenario, seed, shoppers, out, plot, calibration, evidence }) => {
+            Command::Bench(BenchCommand::Accuracy {
+                scenario,
+                seed,
+                shoppers,
+                out,
+                plot,
+                calibration,
+                evidence,
+                no_hand_crops,
+            }) => {
                 let scenarios = walkout::bench::accuracy::cli::scenarios(&scenario).map_err(anyhow::Error::msg)?;
                 let template = walkout::bench::accuracy::AccuracyOptions {
                     scenario: scenarios[0],
@@ -438,6 +522,7 @@ fn main() -> anyhow::Result<()> {
                     progress: true,
                     receipts_dir: None,
                     keep_evidence: evidence,
+                    hand_crops: !no_hand_crops,
                 };
                 let summary = tokio::task::spawn_blocking(move || {
                     walkout::bench::accuracy::cli::run_all(&scenarios, &template, &out, plot.as_deref())

@@ -69,13 +69,13 @@ pub async fn serve(config: &Config) -> Result<(), ServeError> {
     let store_id = catalog.store.id.to_string();
     let layout = crate::layout::StoreLayout::load(&config.store.calibration_dir)
         .map_err(|e| ServeError::Store(format!("{}: {e}", config.store.calibration_dir.display())))?;
-    let runner = StoreRunner::new(
-        &catalog,
-        &layout,
-        FusionParams::from_config(&config.fusion),
-        TrackerParams::default(),
-        metrics.shelf.clone(),
-    );
+    let mut fusion = FusionParams::from_config(&config.fusion);
+    if let Some(rates) = crate::fusion::items::measured_rates(&config.store.calibration_dir)
+        .map_err(|e| ServeError::Store(format!("{}: {e}", config.store.calibration_dir.display())))?
+    {
+        fusion.items.rates = Arc::new(rates);
+    }
+    let runner = StoreRunner::new(&catalog, &layout, fusion, TrackerParams::default(), metrics.shelf.clone());
     let (inputs_tx, inputs_rx) = mpsc::channel(live::INPUT_QUEUE);
     let (outputs_tx, outputs_rx) = mpsc::channel(256);
     let store_loop = live::spawn_runner(runner, inputs_rx, outputs_tx);

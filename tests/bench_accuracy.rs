@@ -20,6 +20,7 @@ fn options(scenario: Scenario, seed: u64, parties: usize) -> AccuracyOptions {
         progress: false,
         receipts_dir: None,
         keep_evidence: false,
+        hand_crops: true,
     }
 }
 

@@ -2,16 +2,20 @@
 //! store (gondola 2, shelf 2: yoghurts 157/158 g on plates 1-2, butters
 //! 255/256 g on plates 3-4): two shoppers reaching into neighbouring plates
 //! at once; a wrong-shelf return; a group handing an item over; near-equal
-//! weights resolved by the plate that moved; an event nobody can be tied to.
+//! weights resolved by the plate that moved; an event nobody can be tied to;
+//! and what hand crops settle: whose hand held the item, which of two
+//! products that weigh the same it was.
 
 use std::path::Path;
 use walkout::catalog::Catalog;
+use walkout::catalog::gallery::ItemMatch;
 use walkout::fusion::{ClosedVisit, Fusion, FusionParams, ledger};
 use walkout::ids::{PlateId, Sku, TrackId, VisitId};
 use walkout::layout::math::Vec3;
 use walkout::shelf::inference::Candidate;
 use walkout::shelf::pipeline::ShelfEvent;
 use walkout::sim::demo_layout;
+use walkout::vision::hand_crop::HandCrop;
 use walkout::vision::tracker::TrackState;
 
 fn catalog() -> Catalog {
@@ -48,7 +52,15 @@ fn event(t: f64, plates: &[u16], delta_g: f64, candidates: Vec<Candidate>) -> Sh
 }
 
 fn state(id: &str, x: f64, y: f64, hands: Vec<Vec3>) -> TrackState {
-    TrackState { id: TrackId::from(id), x, y, hands, conf: 0.9 }
+    TrackState { id: TrackId::from(id), x, y, hands, hand_crops: Vec::new(), conf: 0.9 }
+}
+
+/// A track whose hand crop the gallery matched best to `sku` (then to a
+/// look-alike): what the vision node reports for a hand holding it.
+fn holding(id: &str, x: f64, y: f64, sku: &str) -> TrackState {
+    let m = |sku: &str, score: f32| ItemMatch { sku: Sku::from(sku), score };
+    let crop = HandCrop { wrist: 10, matches: vec![m(sku, 0.71), m("DM-0100", 0.64)] };
+    TrackState { hand_crops: vec![crop], ..state(id, x, y, vec![]) }
 }
 
 /// A scene: people enter at the gate, walk to the aisle, reach at given times, leave.
@@ -247,7 +259,61 @@ fn a_pick_by_a_track_linked_to_no_visit_is_counted_apart_from_nobody_near() {
         s.step(10.0 + f64::from(i) * 0.1, &[state("x", p1[0], 2.5, vec![p1])]);
     }
     s.fusion.shelf_event(event(10.5, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
-    s.step(14.0, &[state("x", p1[0], 2.5, vec![])]);
+    s.step(16.0, &[state("x", p1[0], 2.5, vec![])]);
     assert_eq!(s.fusion.visit_of_track(&TrackId::from("x")), None);
     assert_eq!((s.fusion.stats.unlinked_author, s.fusion.stats.nobody_near), (1, 0));
+}
+
+#[test]
+fn of_two_hands_in_one_plate_the_one_then_seen_holding_the_item_took_it() {
+    let mut s = Scene::new();
+    s.enter(0.0, "jack", &["j"]);
+    s.enter(4.0, "kim", &["k"]);
+    let p2 = hand_at(2);
+    let both = |seen: bool| {
+        let hands = |dx: f64| if seen { vec![[p2[0] + dx, p2[1], p2[2]]] } else { vec![] };
+        [state("j", p2[0], 2.5, hands(0.0)), state("k", p2[0] + 0.05, 2.5, hands(0.01))]
+    };
+    for i in 0..20 {
+        s.step(20.0 + f64::from(i) * 0.1, &both(true));
+    }
+    s.fusion.shelf_event(event(20.5, &[2], -158.0, vec![candidate("DM-0051", 1, 0.98)]));
+    // After the touch Jack's hand shows a cherry yoghurt; Kim's hand shows
+    // nothing the gallery knows well (its nearest match is something else).
+    for i in 0..4 {
+        let t = 22.2 + f64::from(i) * 0.1;
+        s.step(t, &[holding("j", p2[0], 2.5, "DM-0051"), holding("k", p2[0] + 0.05, 2.5, "DM-0002")]);
+    }
+    s.step(24.0, &both(false));
+    s.leave(30.0, &["j", "k"]);
+    let (jack, jack_flags) = s.cart("jack");
+    assert_eq!(skus(&jack), vec![("DM-0051".into(), 1)]);
+    assert!(jack_flags.is_empty() && jack.min_confidence >= 0.9, "{jack_flags:?} {}", jack.min_confidence);
+    let (kim, kim_flags) = s.cart("kim");
+    assert!(kim.items.is_empty() && kim_flags.is_empty(), "{:?} {kim_flags:?}", kim.items);
+    let decided = s.fusion.decisions.iter().find(|d| d.t == 20.5).unwrap();
+    assert_eq!((decided.hand_crops, decided.crop_ratio >= 100.0), (4, true), "{decided:?}");
+}
+
+#[test]
+fn two_products_the_weight_cannot_tell_apart_are_told_apart_by_the_hand_crop() {
+    // Salted and unsalted butter weigh 255 and 256 g and the plates between
+    // them both moved: the shelf is split. Lee's hand then shows salted.
+    let mut s = Scene::new();
+    s.enter(0.0, "lee", &["l"]);
+    let p3 = hand_at(3);
+    s.step(10.0, &[state("l", p3[0], 2.5, vec![p3])]);
+    s.fusion.shelf_event(event(
+        10.0,
+        &[3, 4],
+        -255.5,
+        vec![candidate("DM-0053", 1, 0.5), candidate("DM-0052", 1, 0.49)],
+    ));
+    s.step(12.0, &[holding("l", p3[0], 2.5, "DM-0052")]);
+    s.step(12.1, &[holding("l", p3[0], 2.5, "DM-0052")]);
+    s.step(14.0, &[state("l", p3[0], 2.5, vec![])]);
+    s.leave(20.0, &["l"]);
+    let (cart, flags) = s.cart("lee");
+    assert_eq!(skus(&cart), vec![("DM-0052".into(), 1)]);
+    assert!(cart.min_confidence >= 0.9 && flags.is_empty(), "{} {flags:?}", cart.min_confidence);
 }

@@ -4,7 +4,7 @@
 //! to a real MQTT broker (the embedded `rumqttd`; also the machine's
 //! Mosquitto when `WALKOUT_TEST_MOSQUITTO=host:port` is set), subscribed by
 //! the live feed and run by the loop on its own thread. The carts and
-//! review flags must be the same.
+//! review flags must be the same. The frames carry hand crops.
 
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::collections::BTreeMap;
@@ -20,6 +20,7 @@ use walkout::fusion::live;
 use walkout::fusion::runner::{StoreInput, StoreOutput, StoreRunner};
 use walkout::ids::VisitId;
 use walkout::mqtt::{EmbeddedBroker, client_options};
+use walkout::sim::crops::CropBank;
 use walkout::sim::feed::{SimInput, camera_observations, inputs};
 use walkout::sim::{Scenario, SimConfig, World, simulate};
 use walkout::telemetry::{ShelfMetrics, VisionMetrics};
@@ -38,7 +39,9 @@ fn setup() -> (Catalog, World) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/demo-store");
     let catalog = Catalog::load(&dir).unwrap();
     let world = simulate(SimConfig { scenario: Scenario::Standard, seed: 11, parties: 3 }, &catalog);
-    (catalog, world)
+    // Hand crops travel in the vision frames too.
+    let bank = CropBank::load(&dir.join("hand-crops.json")).expect("the demo store's hand-crop bank");
+    (catalog, world.with_crop_bank(Arc::new(bank)))
 }
 
 fn runner(catalog: &Catalog, world: &World) -> StoreRunner {
@@ -206,6 +209,13 @@ async fn same_carts_through(addr: std::net::SocketAddr) {
     let expected = offline(&catalog, &world);
     assert_eq!(expected.len(), world.parties.len(), "every visit closes: {expected:?}");
     assert!(expected.values().any(|(events, _)| !events.is_empty()), "someone took something");
+    let crops: usize = inputs(&world, &catalog, PER_BATCH)
+        .filter_map(|i| match i {
+            SimInput::Frame(step) => Some(step.observations.iter().map(|o| o.hand_crops.len()).sum::<usize>()),
+            _ => None,
+        })
+        .sum();
+    assert!(crops > 0, "the frames carry hand crops");
     let got = live(&catalog, &world, addr).await;
     assert_eq!(got, expected);
 }

@@ -182,6 +182,7 @@ fn test1_single_shopper_is_one_track_from_entry_to_exit() {
         start_unix: TEST1_START,
         model: root.join("models/movenet-multipose.toml"),
         appearance_model: Some(root.join("models/mobilenetv2-embed.toml")),
+        hand_gallery: None,
         every: every(),
         onnxruntime: String::new(),
         params: TrackerParams::default(),

@@ -302,6 +302,7 @@ fn run_rust(
                 camera: id.clone(),
                 person,
                 appearance: None,
+                hand_crops: Vec::new(),
             }));
             frames_in_step += 1;
         }

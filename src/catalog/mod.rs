@@ -11,6 +11,9 @@
 //!
 //! Loading validates everything and names the file, line and field at fault.
 
+pub mod crop_rates;
+pub mod gallery;
+
 use crate::db::{DbError, Facing, Product, Storage, Store};
 use crate::ids::{PlateId, Sku, StoreId};
 use crate::money::{Currency, Money};

@@ -137,6 +137,8 @@ pub struct TrackSample {
     pub x: f64,
     pub y: f64,
     pub hands: Vec<Vec3>,
+    /// What the gallery made of the hands at this sample ([`super::items`]).
+    pub crops: Vec<crate::vision::hand_crop::HandCrop>,
 }
 
 /// Recent samples of every track (older ones are dropped after `keep_s`).
@@ -338,7 +340,7 @@ mod tests {
                 let t = 100.0 + f64::from(i) * 0.1;
                 h.push(
                     &TrackId::from(*id),
-                    TrackSample { t, x: at[0], y: at[1], hands: hand.iter().copied().collect() },
+                    TrackSample { t, x: at[0], y: at[1], hands: hand.iter().copied().collect(), crops: Vec::new() },
                 );
             }
         }
@@ -384,7 +386,7 @@ mod tests {
         for i in 0..10 {
             let t = 100.0 + f64::from(i) * 0.1;
             let hands = vec![[1.0, 2.6, 0.85], [1.2, 2.6, 0.85]];
-            both_hands.push(&TrackId::from("a"), TrackSample { t, x: 1.0, y: 2.5, hands });
+            both_hands.push(&TrackId::from("a"), TrackSample { t, x: 1.0, y: 2.5, hands, crops: Vec::new() });
         }
         let s = attribute(&both_hands, &[PlateReach::point(plate)], 100.3, 100.6, &AttributionParams::default());
         assert!(s[0].track == TrackId::from("b") && s[0].p > 0.9, "{s:?}");
@@ -412,8 +414,11 @@ mod tests {
         for i in 0..15 {
             let t = 100.0 + f64::from(i) * 0.1;
             let b_hand = if i % 5 == 0 { [1.0, 2.0, 1.1] } else { [1.08, 2.0, 1.1] };
-            h.push(&TrackId::from("a"), TrackSample { t, x: 1.0, y: 2.5, hands: vec![[1.0, 2.01, 1.1]] });
-            h.push(&TrackId::from("b"), TrackSample { t, x: 1.5, y: 2.5, hands: vec![b_hand] });
+            h.push(
+                &TrackId::from("a"),
+                TrackSample { t, x: 1.0, y: 2.5, hands: vec![[1.0, 2.01, 1.1]], crops: Vec::new() },
+            );
+            h.push(&TrackId::from("b"), TrackSample { t, x: 1.5, y: 2.5, hands: vec![b_hand], crops: Vec::new() });
         }
         let scores = attribute(&h, &[PlateReach::point(plate)], 100.4, 100.8, &AttributionParams::default());
         assert_eq!(scores[0].track, TrackId::from("a"));

@@ -9,12 +9,14 @@
 //! and the reasons, if any, why staff should look at it first.
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
+use super::items::{ItemParams, crops_in_window, holding_ratio};
 use super::ledger;
 use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
 use crate::db::{CartEvent, CartEventKind, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
 use crate::layout::StoreGeometry;
+use crate::shelf::inference::Candidate;
 use crate::shelf::pipeline::ShelfEvent;
 use crate::vision::tracker::TrackState;
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ const LIKELY_AUTHOR_P: f64 = 0.5;
 #[derive(Clone, Debug, PartialEq)]
 pub struct FusionParams {
     pub attribution: AttributionParams,
+    pub items: ItemParams,
     pub link: LinkParams,
     /// Shelf events settling this long after a visit closed still count (s).
     pub grace_s: f64,
@@ -44,6 +47,7 @@ impl Default for FusionParams {
     fn default() -> Self {
         Self {
             attribution: AttributionParams::default(),
+            items: ItemParams::default(),
             link: LinkParams::default(),
             grace_s: 6.0,
             min_attribution_p: 0.6,
@@ -95,12 +99,36 @@ pub struct EventDecision {
     pub qty: u32,
     pub p_product: f64,
     pub shelf_ambiguous: bool,
+    /// Hand crops of the chosen track around the event, and their
+    /// likelihood ratio for the product decided (1 without crops).
+    pub hand_crops: usize,
+    pub crop_ratio: f64,
     /// The best-scoring tracks (up to three), with their hand evidence.
     pub tracks: Vec<super::attribute::TrackScore>,
     /// Every track's hand series around the event, kept only when
     /// [`Fusion::keep_evidence`] is set (the accuracy bench fits on it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<TrackSeries>,
+}
+
+/// Per track: hand crops seen around an event, and their likelihood ratio per candidate product.
+type CropRatios = BTreeMap<TrackId, (usize, BTreeMap<Sku, f64>)>;
+
+/// The shelf's candidates weighed by the actor's hand crops, keeping their
+/// total (what is left is the shelf's "unexplained" share), best first.
+/// Crops only ever speak for a product: one not seen in the hand keeps its
+/// weight (it may have gone straight into a bag).
+fn reweigh(candidates: &[Candidate], ratios: Option<&BTreeMap<Sku, f64>>) -> Vec<Candidate> {
+    let mut out = candidates.to_vec();
+    let Some(ratios) = ratios else { return out };
+    let before: f64 = out.iter().map(|c| c.p).sum();
+    out.iter_mut().for_each(|c| c.p *= ratios.get(&c.sku).copied().unwrap_or(1.0).max(1.0));
+    let after: f64 = out.iter().map(|c| c.p).sum();
+    if after > 0.0 {
+        out.iter_mut().for_each(|c| c.p *= before / after);
+    }
+    out.sort_by(|a, b| b.p.total_cmp(&a.p));
+    out
 }
 
 /// Counters for the operator.
@@ -188,7 +216,8 @@ impl Fusion {
     /// One tracker step; returns visits ready for checkout.
     pub fn tracks(&mut self, t: f64, states: &[TrackState]) -> Vec<ClosedVisit> {
         for s in states {
-            self.history.push(&s.id, TrackSample { t, x: s.x, y: s.y, hands: s.hands.clone() });
+            self.history
+                .push(&s.id, TrackSample { t, x: s.x, y: s.y, hands: s.hands.clone(), crops: s.hand_crops.clone() });
         }
         let seen: Vec<(TrackId, f64, f64)> = states.iter().map(|s| (s.id.clone(), s.x, s.y)).collect();
         for visit in self.book.step(&self.geometry, t, &seen) {
@@ -212,7 +241,7 @@ impl Fusion {
 
     /// Decides the pending events whose track window has passed (all when `now` is None).
     fn settle_events(&mut self, now: Option<f64>) {
-        let after = self.params.attribution.after_s;
+        let after = self.params.attribution.after_s.max(self.params.items.window_s);
         let (ready, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.pending).into_iter().partition(|e| now.is_none_or(|t| e.t_end + after <= t));
         self.pending = waiting;
@@ -257,7 +286,8 @@ impl Fusion {
     fn decide(&mut self, e: ShelfEvent) {
         let reaches = self.plate_reaches(&e);
         let seen = series(&self.history, &reaches, e.t, e.t_end, &self.params.attribution);
-        let scores = score(&seen, &self.params.attribution);
+        let mut scores = score(&seen, &self.params.attribution);
+        let crop_ratios = self.weigh_hand_crops(&e, &mut scores);
         // Tracks of one visit pool their probability (a party shares one cart).
         // Tracks linked to no visit (a duplicate of someone's track, a ghost
         // from false detections) are left out: the share of "someone we do
@@ -291,6 +321,8 @@ impl Fusion {
             qty: 0,
             p_product: 0.0,
             shelf_ambiguous: e.ambiguous,
+            hand_crops: 0,
+            crop_ratio: 1.0,
             tracks: scores.iter().take(3).cloned().collect(),
             evidence: if self.keep_evidence { seen } else { Vec::new() },
         };
@@ -328,7 +360,15 @@ impl Fusion {
         }
         self.stats.attributed += 1;
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
-        let decided = self.product(&e, &held);
+        let actor = crop_ratios.get(&track);
+        // Where the weights tell the products apart, crops do not overrule them.
+        let unsure = e.ambiguous || e.candidates.first().is_none_or(|c| c.p < self.params.contest_below_p);
+        let candidates = reweigh(&e.candidates, actor.filter(|_| unsure).map(|a| &a.1));
+        let decided = self.product(&e, &candidates, &held);
+        if let (Some((n, ratios)), Some((sku, _, _))) = (actor, &decided) {
+            record.hand_crops = *n;
+            record.crop_ratio = ratios.get(sku).copied().unwrap_or(1.0);
+        }
         if p_visit < self.params.contest_below_p {
             // Any other plausible visit may be the one who took it: their
             // receipts are as uncertain, so staff see them all.
@@ -382,20 +422,68 @@ impl Fusion {
         self.ledgers.entry(visit).or_default().push(event);
     }
 
+    /// Weighs each track's score by what its hands held around the event
+    /// (a mix over the shelf's candidate products, [`super::items`]) and
+    /// renormalises against "someone untracked" (whose crops are unknown:
+    /// ratio 1). Returns each track's crop count and ratio per product.
+    fn weigh_hand_crops(&self, e: &ShelfEvent, scores: &mut [super::attribute::TrackScore]) -> CropRatios {
+        let params = &self.params.items;
+        let pick = e.delta_g < 0.0;
+        let mass: f64 = e.candidates.iter().map(|c| c.p).sum();
+        let mut out = CropRatios::new();
+        if mass <= 0.0 {
+            return out;
+        }
+        // What other shelf events moved about then: a hand seen holding one
+        // of those is explained by that event, not this one.
+        let elsewhere = self.moved_nearby(e);
+        let nobody = (1.0 - scores.iter().map(|s| s.p).sum::<f64>()).max(0.0);
+        for s in scores.iter_mut() {
+            let crops = crops_in_window(&self.history, &s.track, e.t, e.t_end, pick, params);
+            let ratios: BTreeMap<Sku, f64> =
+                e.candidates.iter().map(|c| (c.sku.clone(), holding_ratio(&crops, &c.sku, params))).collect();
+            let explained = elsewhere.iter().map(|sku| holding_ratio(&crops, sku, params)).fold(1.0, f64::max);
+            // Only for the track: a hand seen without the item proves little.
+            let mixed = e.candidates.iter().map(|c| c.p * (ratios[&c.sku] / explained).max(1.0)).sum::<f64>();
+            s.p *= mixed / mass;
+            out.insert(s.track.clone(), (crops.len(), ratios));
+        }
+        let total = scores.iter().map(|s| s.p).sum::<f64>() + nobody;
+        if total > 0.0 {
+            scores.iter_mut().for_each(|s| s.p /= total);
+        }
+        scores.sort_by(|a, b| b.p.total_cmp(&a.p).then(a.track.cmp(&b.track)));
+        out
+    }
+
+    /// The products other shelf events (decided, or waiting: their likeliest)
+    /// moved within the crops' reach of `e` in time.
+    fn moved_nearby(&self, e: &ShelfEvent) -> Vec<Sku> {
+        let near = |t: f64| (t - e.t).abs() <= 2.0 * self.params.items.window_s;
+        let decided = self.decisions.iter().rev().take_while(|d| d.t >= e.t - 60.0);
+        let mut out: Vec<Sku> = decided.filter(|d| near(d.t)).filter_map(|d| d.sku.clone()).collect();
+        out.extend(
+            self.pending.iter().filter(|p| near(p.t)).filter_map(|p| p.candidates.first()).map(|c| c.sku.clone()),
+        );
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The product, units and probability of an event. A pick takes the
     /// shelf's best candidate. A put-back can only be something the visit
     /// holds: the shelf's candidates (weighed with where each product
     /// belongs) narrowed to those, or, when the shelf offers none of them,
     /// the held item whose weight fits (it came back to a shelf where it
     /// does not belong).
-    fn product(&self, e: &ShelfEvent, held: &BTreeMap<Sku, i64>) -> Option<(Sku, u32, f64)> {
-        let shelf_best = e.candidates.first().filter(|c| c.p > e.unexplained_p).map(|c| (c.sku.clone(), c.qty, c.p));
+    fn product(&self, e: &ShelfEvent, candidates: &[Candidate], held: &BTreeMap<Sku, i64>) -> Option<(Sku, u32, f64)> {
+        let shelf_best = candidates.first().filter(|c| c.p > e.unexplained_p).map(|c| (c.sku.clone(), c.qty, c.p));
         if e.delta_g <= 0.0 {
             return shelf_best;
         }
         let holds = |sku: &Sku, qty: u32| held.get(sku).is_some_and(|n| *n >= i64::from(qty));
-        let held_mass: f64 = e.candidates.iter().filter(|c| holds(&c.sku, c.qty)).map(|c| c.p).sum();
-        if let Some(best) = e.candidates.iter().find(|c| holds(&c.sku, c.qty)).filter(|c| c.p > e.unexplained_p) {
+        let held_mass: f64 = candidates.iter().filter(|c| holds(&c.sku, c.qty)).map(|c| c.p).sum();
+        if let Some(best) = candidates.iter().find(|c| holds(&c.sku, c.qty)).filter(|c| c.p > e.unexplained_p) {
             return Some((best.sku.clone(), best.qty, best.p / held_mass));
         }
         let mut fits: Vec<(Sku, u32, f64)> = Vec::new();

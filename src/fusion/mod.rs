@@ -3,6 +3,8 @@
 //! gate's scans (which account each party pays with):
 //!
 //! - [`attribute`]: the probability that each track's hand made a shelf event;
+//! - [`items`]: what the hands held (hand crops against the product gallery),
+//!   weighing both who moved the item and which product it was;
 //! - [`visits`]: which tracks belong to which visit (joined at the gate,
 //!   rejoined when the tracker loses someone, out through the exit);
 //! - [`engine`]: the time-ordered state machine that turns those into a
@@ -15,6 +17,7 @@
 
 pub mod attribute;
 pub mod engine;
+pub mod items;
 pub mod ledger;
 pub mod live;
 pub mod policy;

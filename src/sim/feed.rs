@@ -67,7 +67,12 @@ pub fn inputs<'w>(world: &'w World, catalog: &Catalog, per_batch: usize) -> impl
 pub fn camera_observations(step: PoseStep) -> Vec<CameraObservation> {
     step.observations
         .into_iter()
-        .map(|o| CameraObservation { camera: o.camera, person: o.person, appearance: Some(o.appearance) })
+        .map(|o| CameraObservation {
+            camera: o.camera,
+            person: o.person,
+            appearance: Some(o.appearance),
+            hand_crops: o.hand_crops,
+        })
         .collect()
 }
 

@@ -8,8 +8,10 @@
 //! ground truth: for each visit, each item, its quantity and who took it.
 //! [`feed`] merges those into the time-ordered inputs a store receives.
 
+pub mod crops;
 pub mod demo_layout;
 pub mod feed;
+pub mod looks;
 pub mod motion;
 mod plan;
 pub mod plates;
@@ -134,6 +136,11 @@ pub struct World {
     pub actions: Vec<Action>,
     /// Units on each plate at opening (plates of one product share them).
     pub initial_units: BTreeMap<PlateId, f64>,
+    /// Who holds which item when (the truth behind hand crops).
+    pub holdings: Vec<crops::Holding>,
+    /// Gallery matches of rendered hand crops; without one the cameras
+    /// report no hand crops ([`World::with_crop_bank`]).
+    pub crop_bank: Option<std::sync::Arc<crops::CropBank>>,
 }
 
 /// Plans a scenario in the demo store (pure: the same config gives the same world).
@@ -148,10 +155,25 @@ pub fn simulate(config: SimConfig, catalog: &Catalog) -> World {
     let initial_units =
         planner.runs.iter().flat_map(|r| r.plates.iter().map(|p| (*p, f64::from(plan::UNITS_PER_PLATE)))).collect();
     let end = parties.iter().map(|p| p.exit_t).fold(OPENING_T, f64::max) + 10.0;
-    World { config, layout, t0: OPENING_T, end, parties, people, actions, initial_units }
+    let holdings = crops::holdings(&people, &actions, config.seed);
+    World { config, layout, t0: OPENING_T, end, parties, people, actions, initial_units, holdings, crop_bank: None }
 }
 
 impl World {
+    /// The cameras report hand crops drawn from `bank`.
+    pub fn with_crop_bank(mut self, bank: std::sync::Arc<crops::CropBank>) -> Self {
+        self.crop_bank = Some(bank);
+        self
+    }
+
+    /// The item `person`'s hand (right or left) holds at `t`, if any.
+    pub fn held_at(&self, person: u32, right_hand: bool, t: f64) -> Option<&Sku> {
+        self.holdings
+            .iter()
+            .find(|h| h.person == person && h.right_hand == right_hand && h.from <= t && t <= h.to)
+            .map(|h| &h.sku)
+    }
+
     /// What each visit really took: units per product (put-backs netted).
     pub fn truth(&self) -> BTreeMap<u32, BTreeMap<Sku, i64>> {
         let mut out: BTreeMap<u32, BTreeMap<Sku, i64>> =

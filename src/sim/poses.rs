@@ -13,6 +13,7 @@ use crate::layout::Camera;
 use crate::layout::math::Vec3;
 use crate::vision::decode::movenet::{Keypoint, Person};
 use crate::vision::decode::{BoxPx, l2_normalise};
+use crate::vision::hand_crop::{HandCrop, WRISTS};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -30,6 +31,8 @@ pub struct Observation {
     pub person: Person,
     /// A unit-length clothing descriptor (noisy).
     pub appearance: Vec<f32>,
+    /// What the gallery made of the crops around the visible wrists.
+    pub hand_crops: Vec<HandCrop>,
     /// The simulated person seen; None for a false detection. Never given to the pipeline.
     pub truth: Option<u32>,
 }
@@ -45,6 +48,8 @@ pub struct PoseStep {
 pub fn steps(world: &World) -> impl Iterator<Item = PoseStep> + '_ {
     let params = world.config.scenario.params();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(world.config.seed ^ 0x5EED_CA3E);
+    // Its own stream, so that crops leave every other draw as it was.
+    let mut crop_rng = Xoshiro256PlusPlus::seed_from_u64(world.config.seed ^ 0xC0_0F5);
     let frames = ((world.end - world.t0) * FRAME_RATE_HZ) as u64;
     (0..frames).map(move |i| {
         let t = world.t0 + i as f64 / FRAME_RATE_HZ;
@@ -63,18 +68,49 @@ pub fn steps(world: &World) -> impl Iterator<Item = PoseStep> + '_ {
                 let others: Vec<&[Vec3; 17]> = bodies.iter().filter(|b| b.0 != *person).map(|b| &b.2).collect();
                 if let Some(p) = view.detect(keypoints, &others, params.keypoint_jitter_px, &mut rng) {
                     let appearance = noisy(appearance, 0.15, &mut rng);
-                    observations.push(Observation { camera: id.clone(), person: p, appearance, truth: Some(*person) });
+                    let hand_crops = hand_crops(world, *person, &p, t, &mut crop_rng);
+                    observations.push(Observation {
+                        camera: id.clone(),
+                        person: p,
+                        appearance,
+                        hand_crops,
+                        truth: Some(*person),
+                    });
                 }
             }
             let spurious = poisson(params.false_detections_per_frame, &mut rng);
             for _ in 0..spurious {
                 let person = false_detection(camera, &mut rng);
                 let appearance = noisy(&[0.0; 16], 1.0, &mut rng);
-                observations.push(Observation { camera: id.clone(), person, appearance, truth: None });
+                observations.push(Observation {
+                    camera: id.clone(),
+                    person,
+                    appearance,
+                    hand_crops: Vec::new(),
+                    truth: None,
+                });
             }
         }
         PoseStep { t, observations }
     })
+}
+
+/// Crops of the person's visible wrists, a share of them per frame, each
+/// drawn from the world's crop bank (none without one).
+fn hand_crops(world: &World, person: u32, seen: &Person, t: f64, rng: &mut Xoshiro256PlusPlus) -> Vec<HandCrop> {
+    let Some(bank) = &world.crop_bank else { return Vec::new() };
+    let params = world.config.scenario.params();
+    let mut out = Vec::new();
+    for wrist in WRISTS {
+        if !seen.keypoints[usize::from(wrist)].visible || rng.random::<f64>() >= params.hand_crop_p {
+            continue;
+        }
+        let held = world.held_at(person, wrist == WRISTS[1], t);
+        if let Some(matches) = bank.draw(held, params.item_hidden_p, rng) {
+            out.push(HandCrop { wrist, matches });
+        }
+    }
+    out
 }
 
 struct CameraView<'a> {

@@ -44,6 +44,8 @@ impl Scenario {
             keypoint_jitter_px: 2.5,
             miss_p: 0.05,
             false_detections_per_frame: 0.01,
+            hand_crop_p: 0.1,
+            item_hidden_p: 0.4,
         };
         match self {
             Scenario::Standard => standard,
@@ -70,6 +72,8 @@ impl Scenario {
                 keypoint_jitter_px: 4.0,
                 false_detections_per_frame: 0.03,
                 touch_rate_hz: 0.006,
+                hand_crop_p: 0.07,
+                item_hidden_p: 0.55,
                 ..standard
             },
         }
@@ -123,6 +127,12 @@ pub struct ScenarioParams {
     pub miss_p: f64,
     /// Spurious person detections per camera frame.
     pub false_detections_per_frame: f64,
+    /// Probability that a detection's visible wrist gets a hand crop in a
+    /// frame (the vision node embeds a share of them, not every one).
+    pub hand_crop_p: f64,
+    /// Probability that a crop of a hand holding an item cannot make it
+    /// out (covered by the palm, turned away): it reads as an empty hand.
+    pub item_hidden_p: f64,
 }
 
 #[cfg(test)]

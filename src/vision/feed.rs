@@ -5,12 +5,15 @@
 //! Topic: `walkout/v1/<store>/vision/frame`.
 //! Payload: JSON `{"t": unix_seconds, "observations": [{"camera": "cam1",
 //! "person": {bbox, score, keypoints: [17 x {x, y, score, visible}]},
-//! "appearance": [f32, ...] | null}, ...]}`. Unknown fields are ignored.
+//! "appearance": [f32, ...] | null, "hand_crops": [{"wrist": 9 | 10,
+//! "matches": [{"sku", "score"}, ...]}, ...]}, ...]}` (`hand_crops` may be
+//! left out). Unknown fields are ignored.
 //!
 //! A message that is not this shape, has a non-finite number, the wrong
 //! keypoint count or more than [`MAX_OBSERVATIONS`] detections is refused
 //! whole with a reason the caller counts; nothing in it reaches the tracker.
 
+use super::hand_crop::HandCrop;
 use super::tracker::CameraObservation;
 use crate::ids::CameraId;
 use crate::shelf::codec::TOPIC_VERSION;
@@ -66,6 +69,8 @@ struct ObservationOut<'a> {
     camera: &'a CameraId,
     person: &'a Person,
     appearance: Option<&'a [f32]>,
+    #[serde(skip_serializing_if = "<[HandCrop]>::is_empty")]
+    hand_crops: &'a [HandCrop],
 }
 
 #[derive(Deserialize)]
@@ -80,6 +85,8 @@ struct ObservationIn {
     person: Person,
     #[serde(default)]
     appearance: Option<Vec<f32>>,
+    #[serde(default)]
+    hand_crops: Vec<HandCrop>,
 }
 
 /// One frame's detections as a payload.
@@ -88,7 +95,12 @@ pub fn encode(t: f64, observations: &[CameraObservation]) -> Vec<u8> {
         t,
         observations: observations
             .iter()
-            .map(|o| ObservationOut { camera: &o.camera, person: &o.person, appearance: o.appearance.as_deref() })
+            .map(|o| ObservationOut {
+                camera: &o.camera,
+                person: &o.person,
+                appearance: o.appearance.as_deref(),
+                hand_crops: &o.hand_crops,
+            })
             .collect(),
     };
     serde_json::to_vec(&frame).unwrap_or_default()
@@ -109,7 +121,12 @@ pub fn decode(store: &str, topic: &str, payload: &[u8]) -> Result<(f64, Vec<Came
     let mut out = Vec::with_capacity(frame.observations.len());
     for (i, o) in frame.observations.into_iter().enumerate() {
         check(&o).map_err(|why| FeedError::BadObservation(i, why))?;
-        out.push(CameraObservation { camera: o.camera, person: o.person, appearance: o.appearance });
+        out.push(CameraObservation {
+            camera: o.camera,
+            person: o.person,
+            appearance: o.appearance,
+            hand_crops: o.hand_crops,
+        });
     }
     Ok((frame.t, out))
 }
@@ -124,6 +141,12 @@ fn check(o: &ObservationIn) -> Result<(), &'static str> {
         [b.x0, b.y0, b.x1, b.y1, p.score].into_iter().chain(p.keypoints.iter().flat_map(|k| [k.x, k.y, k.score]));
     if !numbers.clone().all(f32::is_finite) {
         return Err("non-finite coordinate or score");
+    }
+    if o.hand_crops.len() > 2 {
+        return Err("more than two hand crops for one person");
+    }
+    if let Some(why) = o.hand_crops.iter().find_map(HandCrop::problem) {
+        return Err(why);
     }
     match &o.appearance {
         Some(a) if a.len() > MAX_APPEARANCE_LEN => Err("appearance embedding too long"),
@@ -148,12 +171,16 @@ mod tests {
                 keypoints: vec![k; KEYPOINTS],
             },
             appearance: Some(vec![0.6, 0.8]),
+            hand_crops: vec![HandCrop {
+                wrist: 10,
+                matches: vec![crate::catalog::gallery::ItemMatch { sku: "DM-0002".into(), score: 0.75 }],
+            }],
         }
     }
 
     #[test]
     fn a_frame_round_trips_exactly() {
-        let obs = vec![observation(), CameraObservation { appearance: None, ..observation() }];
+        let obs = vec![observation(), CameraObservation { appearance: None, hand_crops: Vec::new(), ..observation() }];
         let payload = encode(1_768_492_800.25, &obs);
         let (t, back) = decode("demo", &frame_topic("demo"), &payload).unwrap();
         assert_eq!((t, back), (1_768_492_800.25, obs));
@@ -174,6 +201,12 @@ mod tests {
         );
         let text = String::from_utf8(ok).unwrap().replace("0.9", "1e999");
         assert_eq!(decode("demo", &topic, text.as_bytes()).unwrap_err().cause(), "malformed_json");
+        let mut bad_crop = observation();
+        bad_crop.hand_crops[0].wrist = 3;
+        assert_eq!(
+            decode("demo", &topic, &encode(100.0, &[bad_crop])).unwrap_err(),
+            FeedError::BadObservation(0, "hand crop wrist is not keypoint 9 or 10")
+        );
         let crowd = vec![observation(); MAX_OBSERVATIONS + 1];
         assert_eq!(decode("demo", &topic, &encode(100.0, &crowd)).unwrap_err().cause(), "too_large");
     }

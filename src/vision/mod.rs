@@ -12,6 +12,8 @@ pub mod capture;
 pub mod decode;
 pub mod feed;
 pub mod floor;
+pub mod gallery_cmd;
+pub mod hand_crop;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;

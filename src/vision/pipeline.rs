@@ -2,7 +2,7 @@
 //! files of one recording (`<name>camK.<ext>`, all starting together at a
 //! given unix time; `K` is the camera's `file_index` in `cameras.json`) ->
 //! capture threads -> MoveNet MultiPose (and optionally a clothing embedding
-//! of each torso) -> frames aligned by timestamp across cameras -> the floor
+//! of each torso, and of each wrist matched against a product gallery) -> frames aligned by timestamp across cameras -> the floor
 //! tracker -> one [`StepReport`] per frame time.
 
 use std::collections::BTreeMap;
@@ -12,8 +12,10 @@ use image::RgbImage;
 
 use super::capture::{self, CaptureConfig, CaptureError, CaptureHandle, CapturedFrame, Source};
 use super::decode::{BoxPx, Decoded, Person};
+use super::hand_crop::crops_of;
 use super::model::{self, Frame, Model, ModelError};
 use super::tracker::{CameraObservation, ObservationOutcome, TrackState, Tracker, TrackerParams};
+use crate::catalog::gallery::{Gallery, GalleryIndex};
 use crate::ids::CameraId;
 use crate::layout::{LayoutError, StoreLayout};
 use crate::telemetry::VisionMetrics;
@@ -38,6 +40,8 @@ pub enum PipelineError {
     FrameSize { file: PathBuf, camera: CameraId, got: String, want: String },
     #[error("{0}")]
     Output(String),
+    #[error("hand-crop gallery: {0}")]
+    Gallery(String),
 }
 
 /// The video files of one recording, by file camera index.
@@ -101,6 +105,9 @@ pub struct TrackOptions {
     pub model: PathBuf,
     /// The clothing-embedding model's manifest (`None`: no appearance).
     pub appearance_model: Option<PathBuf>,
+    /// A product gallery made with the appearance model: each visible
+    /// wrist's crop is matched against it (`None`: no hand crops).
+    pub hand_gallery: Option<PathBuf>,
     /// Process every n-th frame time (1 = all).
     pub every: u32,
     /// ONNX Runtime library path from the config (empty: the default lookup).
@@ -173,6 +180,7 @@ pub fn json_line(step: &StepReport) -> String {
 struct Models {
     pose: Model,
     appearance: Option<Model>,
+    gallery: Option<GalleryIndex>,
 }
 
 /// Runs the whole recording, calling `on_step` after every frame time.
@@ -183,10 +191,20 @@ pub fn run(
     let layout = StoreLayout::load(&opts.calibration)?;
     let recording = pick_recording(&opts.videos, opts.recording.as_deref())?;
     let env = model::environment(&opts.onnxruntime)?;
-    let mut models = Models {
-        pose: Model::load(&opts.model, env)?,
-        appearance: opts.appearance_model.as_deref().map(|m| Model::load(m, env)).transpose()?,
+    let appearance = opts.appearance_model.as_deref().map(|m| Model::load(m, env)).transpose()?;
+    let gallery = match (&opts.hand_gallery, &appearance) {
+        (None, _) => None,
+        (Some(path), Some(m)) => {
+            let g = Gallery::load(path).map_err(|e| PipelineError::Gallery(e.to_string()))?;
+            g.check_model(&m.manifest().name, &m.manifest().sha256)
+                .map_err(|e| PipelineError::Gallery(e.to_string()))?;
+            Some(g.index())
+        }
+        (Some(_), None) => {
+            return Err(PipelineError::Gallery("hand crops need the embedding model (--appearance-model)".into()));
+        }
     };
+    let mut models = Models { pose: Model::load(&opts.model, env)?, appearance, gallery };
     let captures = open_captures(&layout, &recording, opts)?;
     let mut summary = RunSummary {
         recording: recording.name.clone(),
@@ -270,7 +288,11 @@ fn detect(models: &mut Models, frames: &[CapturedFrame]) -> Result<(Vec<CameraOb
                 (Some(m), Some(b)) => Some(m.embed_region(&f.image, b)?),
                 _ => None,
             };
-            out.push(CameraObservation { camera: f.camera.clone(), person, appearance });
+            let hand_crops = match (&mut models.appearance, &models.gallery) {
+                (Some(m), Some(g)) => crops_of(&person, &f.image, m, g)?,
+                _ => Vec::new(),
+            };
+            out.push(CameraObservation { camera: f.camera.clone(), person, appearance, hand_crops });
             frame_of.push(f.index);
         }
     }
@@ -372,6 +394,7 @@ mod tests {
                 x: 1.23456,
                 y: -0.5,
                 hands: vec![[1.0, 2.0, 0.98765]],
+                hand_crops: vec![],
                 conf: 0.81234,
             }],
             cameras: vec![],

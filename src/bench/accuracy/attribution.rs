@@ -295,6 +295,8 @@ mod tests {
             qty: 1,
             p_product: 1.0,
             shelf_ambiguous: false,
+            hand_crops: 0,
+            crop_ratio: 1.0,
             evidence: Vec::new(),
             tracks: tracks
                 .iter()

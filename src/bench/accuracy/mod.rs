@@ -37,6 +37,10 @@ pub enum AccuracyError {
     Shop(#[from] crate::bench::checkout::CheckoutBenchError),
     #[error("writing {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error("{0} (build it with `walkout gallery demo`, or run without hand crops)")]
+    CropBank(#[from] crate::sim::crops::CropBankError),
+    #[error("{0}")]
+    Gallery(#[from] crate::catalog::gallery::GalleryError),
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +59,9 @@ pub struct AccuracyOptions {
     pub receipts_dir: Option<PathBuf>,
     /// Keep each shelf event's track evidence (`attribution.fit_cases`).
     pub keep_evidence: bool,
+    /// The cameras report hand crops, drawn from the calibration folder's
+    /// `hand-crops.json` (the demo gallery's matches of rendered crops).
+    pub hand_crops: bool,
 }
 
 /// The benchmark's result (also written as JSON and Markdown).
@@ -102,7 +109,16 @@ pub struct ActionResult {
 pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyError> {
     let started = Instant::now();
     let catalog = Catalog::load(&opts.calibration)?;
-    let world = sim::simulate(SimConfig { scenario: opts.scenario, seed: opts.seed, parties: opts.parties }, &catalog);
+    let mut world =
+        sim::simulate(SimConfig { scenario: opts.scenario, seed: opts.seed, parties: opts.parties }, &catalog);
+    let mut fusion = opts.fusion.clone();
+    if opts.hand_crops {
+        let bank = sim::crops::CropBank::load(&opts.calibration.join("hand-crops.json"))?;
+        world = world.with_crop_bank(std::sync::Arc::new(bank));
+        if let Some(rates) = crate::fusion::items::measured_rates(&opts.calibration)? {
+            fusion.items.rates = std::sync::Arc::new(rates);
+        }
+    }
     let scratch = tempfile::tempdir().map_err(|e| write_err(Path::new("(temp dir)"), e))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -113,13 +129,8 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
         std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         shop.receipts_dir = Some(dir.clone());
     }
-    let mut runner = StoreRunner::new(
-        &catalog,
-        &world.layout,
-        opts.fusion.clone(),
-        TrackerParams::default(),
-        ShelfMetrics::default(),
-    );
+    let mut runner =
+        StoreRunner::new(&catalog, &world.layout, fusion, TrackerParams::default(), ShelfMetrics::default());
     runner.fusion.keep_evidence = opts.keep_evidence;
     let mut visit_party: BTreeMap<VisitId, u32> = BTreeMap::new();
     let mut decisions: BTreeMap<u32, (Decision, f64)> = BTreeMap::new();

@@ -49,6 +49,8 @@ pub struct CameraObservation {
     pub person: Person,
     /// Unit-length clothing embedding (e.g. of the torso box), if computed.
     pub appearance: Option<Vec<f32>>,
+    /// What the gallery saw in this person's hands (empty: no crops).
+    pub hand_crops: Vec<crate::vision::hand_crop::HandCrop>,
 }
 
 /// One confirmed track at one time: world metres (the calibration's frame).
@@ -59,6 +61,9 @@ pub struct TrackState {
     pub y: f64,
     /// Hands located at this step (empty when not seen at this step).
     pub hands: Vec<[f64; 3]>,
+    /// Hand crops of this step's detections (empty when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hand_crops: Vec<crate::vision::hand_crop::HandCrop>,
     /// 0..1: that at least one of this step's detections is right, decaying
     /// while the track coasts unseen.
     pub conf: f64,
@@ -262,9 +267,11 @@ impl Tracker {
             .map(|tr| {
                 let unseen = t - tr.last_seen;
                 let [x, y] = tr.position();
-                let hands = if unseen <= 0.0 { tr.hands.clone() } else { Vec::new() };
+                let seen_now = unseen <= 0.0;
+                let hands = if seen_now { tr.hands.clone() } else { Vec::new() };
+                let hand_crops = if seen_now { tr.hand_crops.clone() } else { Vec::new() };
                 let decay = (-unseen / self.params.coast_output_s.max(1e-9)).exp();
-                TrackState { id: tr.id.clone(), x, y, hands, conf: tr.conf_seen * decay }
+                TrackState { id: tr.id.clone(), x, y, hands, hand_crops, conf: tr.conf_seen * decay }
             })
             .collect()
     }

@@ -11,6 +11,21 @@ use crate::layout::Camera;
 use crate::vision::decode::Person;
 use crate::vision::floor::{foot_point, locate_hands};
 
+/// A crop's wrist must be within this share of its person's box height
+/// (in pixels) of where one of the track's located hands projects.
+const CROP_WRIST_TOLERANCE: f32 = 0.15;
+
+/// Whether the `wrist` keypoint of `person` (seen by `camera`) is one of
+/// the track's located `hands`.
+pub(super) fn crop_at_a_located_hand(camera: &Camera, person: &Person, wrist: u8, hands: &[[f64; 3]]) -> bool {
+    let Some(k) = person.keypoints.get(usize::from(wrist)).filter(|k| k.visible) else { return false };
+    let tolerance = f64::from(CROP_WRIST_TOLERANCE * person.bbox.height());
+    hands
+        .iter()
+        .filter_map(|h| camera.project(*h))
+        .any(|[x, y]| (x - f64::from(k.x)).hypot(y - f64::from(k.y)) <= tolerance)
+}
+
 /// Position spread of a new track, velocity spread of a new or lost one.
 const NEW_SIGMA_POS: f64 = 0.3;
 const NEW_SIGMA_VEL: f64 = 1.0;
@@ -153,6 +168,16 @@ impl Tracker {
         tr.hits += 1;
         tr.last_seen = t;
         tr.hands = hands;
+        // A crop belongs to this track only when its wrist is where the
+        // track's hands were located (one camera's detection of a neighbour
+        // can join the track; its hands are outvoted, its crops would not be).
+        tr.hand_crops = members
+            .iter()
+            .filter_map(|&i| Some((self.cameras.get(&seen[i].camera)?, &obs[seen[i].obs])))
+            .flat_map(|(camera, o)| {
+                o.hand_crops.iter().filter(|c| crop_at_a_located_hand(camera, &o.person, c.wrist, &tr.hands)).cloned()
+            })
+            .collect();
         let miss: f64 = members.iter().map(|&i| 1.0 - f64::from(seen[i].score).clamp(0.0, 1.0)).product();
         tr.conf_seen = 1.0 - miss;
         for &i in members {

@@ -244,7 +244,7 @@ pub fn observe(
                 let noisy: Vec<f32> = walkers[w].look.iter().map(|v| v + look_noise.sample(rng)).collect();
                 crate::vision::decode::l2_normalise(&noisy)
             });
-            out.push(CameraObservation { camera: id.clone(), person, appearance });
+            out.push(CameraObservation { camera: id.clone(), person, appearance, hand_crops: Vec::new() });
         }
     }
     out

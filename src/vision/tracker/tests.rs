@@ -225,3 +225,23 @@ fn outcomes_explain_every_observation() {
     assert_eq!(tracker.stats().stale_steps, 1);
     assert!(tracker.outcomes().iter().all(|o| o.fate == Fate::StaleTime));
 }
+
+#[test]
+fn a_hand_crop_belongs_to_the_track_only_where_its_hands_were_located() {
+    use crate::vision::decode::movenet::Keypoint;
+    use crate::vision::decode::{BoxPx, Person};
+    let layout = crate::sim::demo_layout::layout();
+    let camera = layout.cameras.values().next().expect("a camera");
+    let hand = [3.0, 2.4, 1.1];
+    let [x, y] = camera.project(hand).expect("in front of the camera");
+    let person = |wx: f64, visible: bool| {
+        let mut keypoints = vec![Keypoint { x: 0.0, y: 0.0, score: 0.0, visible: false }; 17];
+        keypoints[10] = Keypoint { x: wx as f32, y: y as f32, score: 0.8, visible };
+        Person { bbox: BoxPx { x0: 0.0, y0: 0.0, x1: 60.0, y1: 200.0 }, score: 0.9, keypoints }
+    };
+    // 0.15 of a 200 px box: 30 px.
+    assert!(super::step::crop_at_a_located_hand(camera, &person(x + 20.0, true), 10, &[hand]));
+    assert!(!super::step::crop_at_a_located_hand(camera, &person(x + 45.0, true), 10, &[hand]), "a neighbour's wrist");
+    assert!(!super::step::crop_at_a_located_hand(camera, &person(x, false), 10, &[hand]), "wrist not seen");
+    assert!(!super::step::crop_at_a_located_hand(camera, &person(x, true), 10, &[]), "no hand located");
+}

@@ -31,6 +31,8 @@ pub struct Track {
     pub appearance: Option<Vec<f32>>,
     /// Hands located at the last update (world metres).
     pub hands: Vec<[f64; 3]>,
+    /// Hand crops of the last update's detections.
+    pub hand_crops: Vec<crate::vision::hand_crop::HandCrop>,
 }
 
 impl Track {
@@ -44,6 +46,7 @@ impl Track {
             conf_seen: 0.0,
             appearance: None,
             hands: Vec::new(),
+            hand_crops: Vec::new(),
         }
     }
 
