@@ -207,3 +207,31 @@ fn survey() {
         );
     }
 }
+
+/// The shipped demo gallery is what the real model makes of the rendered
+/// photos: re-embedding one photo gives its stored entry, and the gallery
+/// names that product first for it.
+#[test]
+fn the_demo_gallery_is_the_real_model_on_the_rendered_photos() {
+    use walkout::catalog::{Catalog, gallery::Gallery};
+    use walkout::sim::looks::{Look, photo};
+    use walkout::vision::gallery_cmd::Embedder;
+    if environment().is_none() {
+        return;
+    }
+    let calibration = Path::new(env!("CARGO_MANIFEST_DIR")).join("calibration/demo-store");
+    let catalog = Catalog::load(&calibration).unwrap();
+    let gallery = Gallery::load(&calibration.join("gallery.json")).expect("the demo gallery");
+    let mut embedder = Embedder::load(&models_dir().join("mobilenetv2-embed.toml"), "").unwrap();
+    let index = gallery.index();
+    for sku in ["DM-0002", "DM-0137"] {
+        let product = &catalog.products[&sku.into()];
+        let fresh = embedder.embed(&photo(&Look::of(product), 0)).unwrap();
+        let stored = gallery.entries.iter().find(|e| e.sku.as_str() == sku && e.source == "demo:view0").unwrap();
+        let norm = fresh.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let cos: f32 = fresh.iter().zip(&stored.embedding).map(|(a, b)| a * b).sum::<f32>() / norm;
+        assert!(cos > 0.99, "{sku}: stored photo embedding differs from the model's (cos {cos})");
+        assert_eq!(index.best(&fresh, 5)[0].sku.as_str(), sku);
+    }
+    assert!(gallery.rates.is_some(), "the demo gallery carries its measured crop rates");
+}

@@ -33,7 +33,7 @@ pub struct Holding {
 /// until 0.3-2 s after the hand is back; a put-back from 1-3 s before the
 /// reach starts until the touch.
 pub fn holdings(people: &[PersonPlan], actions: &[Action], seed: u64) -> Vec<Holding> {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x40_1D_1265);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x401D_1265);
     let mut out = Vec::new();
     for a in actions {
         let Some(person) = people.iter().find(|p| p.id == a.person) else { continue };

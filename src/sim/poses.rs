@@ -49,7 +49,7 @@ pub fn steps(world: &World) -> impl Iterator<Item = PoseStep> + '_ {
     let params = world.config.scenario.params();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(world.config.seed ^ 0x5EED_CA3E);
     // Its own stream, so that crops leave every other draw as it was.
-    let mut crop_rng = Xoshiro256PlusPlus::seed_from_u64(world.config.seed ^ 0xC0_0F5);
+    let mut crop_rng = Xoshiro256PlusPlus::seed_from_u64(world.config.seed ^ 0xC00F5);
     let frames = ((world.end - world.t0) * FRAME_RATE_HZ) as u64;
     (0..frames).map(move |i| {
         let t = world.t0 + i as f64 / FRAME_RATE_HZ;

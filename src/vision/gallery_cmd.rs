@@ -35,6 +35,8 @@ pub enum GalleryCmdError {
     Image { path: PathBuf, reason: String },
     #[error("no images given")]
     NoImages,
+    #[error("model {0} is not an embedding model (its manifest's decoder is not `embedding`)")]
+    NotEmbedding(String),
 }
 
 /// The product-embedding model and where the runtime is.
@@ -66,6 +68,9 @@ impl Embedder {
     /// A gallery for this model, or the one at `path` (refused when made by another model).
     fn gallery_at(&self, path: &Path) -> Result<Gallery, GalleryCmdError> {
         let (name, sha, dim) = self.name_and_sha();
+        if dim == 0 {
+            return Err(GalleryCmdError::NotEmbedding(name));
+        }
         if !path.exists() {
             return Ok(Gallery::new(&name, &sha, dim));
         }
