@@ -9,7 +9,7 @@
 //! and the reasons, if any, why staff should look at it first.
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
-use super::items::{ItemParams, crops_in_window, holding_ratio};
+use super::items::{ItemParams, crops_in_window, holding_ratio, reweigh};
 use super::ledger;
 use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
@@ -113,23 +113,6 @@ pub struct EventDecision {
 
 /// Per track: hand crops seen around an event, and their likelihood ratio per candidate product.
 type CropRatios = BTreeMap<TrackId, (usize, BTreeMap<Sku, f64>)>;
-
-/// The shelf's candidates weighed by the actor's hand crops, keeping their
-/// total (what is left is the shelf's "unexplained" share), best first.
-/// Crops only ever speak for a product: one not seen in the hand keeps its
-/// weight (it may have gone straight into a bag).
-fn reweigh(candidates: &[Candidate], ratios: Option<&BTreeMap<Sku, f64>>) -> Vec<Candidate> {
-    let mut out = candidates.to_vec();
-    let Some(ratios) = ratios else { return out };
-    let before: f64 = out.iter().map(|c| c.p).sum();
-    out.iter_mut().for_each(|c| c.p *= ratios.get(&c.sku).copied().unwrap_or(1.0).max(1.0));
-    let after: f64 = out.iter().map(|c| c.p).sum();
-    if after > 0.0 {
-        out.iter_mut().for_each(|c| c.p *= before / after);
-    }
-    out.sort_by(|a, b| b.p.total_cmp(&a.p));
-    out
-}
 
 /// Counters for the operator.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]

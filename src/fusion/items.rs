@@ -26,7 +26,9 @@ use super::attribute::TrackHistory;
 use crate::catalog::crop_rates::CropRates;
 use crate::catalog::gallery::GalleryError;
 use crate::ids::{Sku, TrackId};
+use crate::shelf::inference::Candidate;
 use crate::vision::hand_crop::{HandCrop, WRISTS};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -118,6 +120,23 @@ pub fn holding_ratio(crops: &[&HandCrop], sku: &Sku, params: &ItemParams) -> f64
     best.map_or(1.0, f64::exp)
 }
 
+/// The shelf's candidates weighed by the actor's hand crops, keeping their
+/// total (what is left is the shelf's "unexplained" share), best first.
+/// Crops only ever speak for a product: one not seen in the hand keeps its
+/// weight (it may have gone straight into a bag).
+pub fn reweigh(candidates: &[Candidate], ratios: Option<&BTreeMap<Sku, f64>>) -> Vec<Candidate> {
+    let mut out = candidates.to_vec();
+    let Some(ratios) = ratios else { return out };
+    let before: f64 = out.iter().map(|c| c.p).sum();
+    out.iter_mut().for_each(|c| c.p *= ratios.get(&c.sku).copied().unwrap_or(1.0).max(1.0));
+    let after: f64 = out.iter().map(|c| c.p).sum();
+    if after > 0.0 {
+        out.iter_mut().for_each(|c| c.p *= before / after);
+    }
+    out.sort_by(|a, b| b.p.total_cmp(&a.p));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +201,19 @@ mod tests {
             (both - holding_ratio(&[&crop("X")], &Sku::from("X"), &p)).abs() < 1e-12,
             "the left hand's crops do not count"
         );
+    }
+
+    #[test]
+    fn crops_raise_the_candidates_they_speak_for_and_keep_the_total() {
+        let c = |sku: &str, p: f64| Candidate { sku: Sku::from(sku), name: sku.into(), qty: 1, p, misplaced: false };
+        let shelf = vec![c("A", 0.5), c("B", 0.45)];
+        let ratios = BTreeMap::from([(Sku::from("A"), 0.2), (Sku::from("B"), 9.0)]);
+        let out = reweigh(&shelf, Some(&ratios));
+        assert_eq!(out[0].sku.as_str(), "B");
+        assert!((out.iter().map(|c| c.p).sum::<f64>() - 0.95).abs() < 1e-12, "the unexplained share stays");
+        // A's ratio under 1 does not lower it: 0.5 : 0.45 * 9.
+        assert!((out[1].p - 0.95 * 0.5 / (0.5 + 4.05)).abs() < 1e-12);
+        assert_eq!(reweigh(&shelf, None), shelf);
     }
 
     #[test]
