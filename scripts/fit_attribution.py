@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fit the attribution model (src/fusion/attribute.rs) on simulated evidence.
 
-Input: the JSON reports of `walkout bench accuracy --evidence`, which keep,
+Input: the JSON reports of `walkout bench accuracy --evidence --no-hand-crops`
+(hand crops are weighed after the hand score, which this does not model), which keep,
 for every shelf event matched to a true hand action, every track's hand
 distances to the changed plates over time, its body distance, the party of
 the visit it was linked to, and the party that really touched the shelf.
