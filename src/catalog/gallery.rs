@@ -133,6 +133,11 @@ impl Gallery {
         Gallery { model: model.into(), model_sha256: model_sha256.into(), dim, entries: Vec::new(), rates: None }
     }
 
+    /// The model's name and file checksum, as one string.
+    pub fn model_id(&self) -> String {
+        format!("{} ({})", self.model, self.model_sha256)
+    }
+
     /// Refuses an embedding from another model (name or file).
     pub fn check_model(&self, model: &str, sha256: &str) -> Result<(), GalleryError> {
         if self.model != model || !self.model_sha256.eq_ignore_ascii_case(sha256) {

@@ -10,7 +10,7 @@
 //! out (in the palm, turned away) is drawn from the empty-hand crops.
 
 use super::{Action, ActionKind, PersonPlan};
-use crate::catalog::gallery::ItemMatch;
+use crate::catalog::gallery::{Gallery, ItemMatch};
 use crate::ids::Sku;
 use rand::RngExt;
 use rand::SeedableRng;
@@ -55,12 +55,15 @@ pub enum CropBankError {
     Write { path: PathBuf, reason: String },
     #[error("hand-crop bank {0} has no empty-hand crops")]
     NoEmpty(PathBuf),
+    #[error("the hand-crop bank was matched against a gallery of {bank}, the gallery is of {gallery}")]
+    OtherGallery { bank: String, gallery: String },
 }
 
 /// Gallery matches of rendered hand crops: per product held, and of empty hands.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CropBank {
-    /// The gallery the crops were matched against (its model, checksum).
+    /// The model of the gallery the crops were matched against
+    /// ([`Gallery::model_id`]: name and file checksum).
     pub gallery_model: String,
     pub held: BTreeMap<Sku, Vec<Vec<ItemMatch>>>,
     pub empty: Vec<Vec<ItemMatch>>,
@@ -75,6 +78,15 @@ impl CropBank {
             return Err(CropBankError::NoEmpty(path.into()));
         }
         Ok(bank)
+    }
+
+    /// Refuses a bank matched against a gallery of another model: its
+    /// matches would not be what the cameras report with `gallery`.
+    pub fn check_gallery(&self, gallery: &Gallery) -> Result<(), CropBankError> {
+        if self.gallery_model != gallery.model_id() {
+            return Err(CropBankError::OtherGallery { bank: self.gallery_model.clone(), gallery: gallery.model_id() });
+        }
+        Ok(())
     }
 
     pub fn save(&self, path: &Path) -> Result<(), CropBankError> {
@@ -151,5 +163,8 @@ mod tests {
         assert_eq!(bank.draw(Some(&Sku::from("A")), 1.0, &mut rng), Some(vec![m("B", 0.4)]));
         assert_eq!(bank.draw(None, 0.0, &mut rng), Some(vec![m("B", 0.4)]));
         assert_eq!(bank.draw(Some(&Sku::from("Z")), 0.0, &mut rng), Some(vec![m("B", 0.4)]), "no crops of it: unseen");
+        assert!(bank.check_gallery(&Gallery::new("toy", "abc", 3)).is_err(), "name without checksum");
+        let bank = CropBank { gallery_model: "toy (abc)".into(), ..bank };
+        assert!(bank.check_gallery(&Gallery::new("toy", "abc", 3)).is_ok());
     }
 }

@@ -65,17 +65,23 @@ impl Embedder {
         Ok(self.model.embed_region(image, all)?)
     }
 
-    /// A gallery for this model, or the one at `path` (refused when made by another model).
-    fn gallery_at(&self, path: &Path) -> Result<Gallery, GalleryCmdError> {
+    /// An empty gallery for this model (refused when it is not an embedding model).
+    fn new_gallery(&self) -> Result<Gallery, GalleryCmdError> {
         let (name, sha, dim) = self.name_and_sha();
         if dim == 0 {
             return Err(GalleryCmdError::NotEmbedding(name));
         }
+        Ok(Gallery::new(&name, &sha, dim))
+    }
+
+    /// The gallery at `path` (refused when made by another model), or a new one.
+    fn gallery_at(&self, path: &Path) -> Result<Gallery, GalleryCmdError> {
+        let fresh = self.new_gallery()?;
         if !path.exists() {
-            return Ok(Gallery::new(&name, &sha, dim));
+            return Ok(fresh);
         }
         let gallery = Gallery::load(path)?;
-        gallery.check_model(&name, &sha)?;
+        gallery.check_model(&fresh.model, &fresh.model_sha256)?;
         Ok(gallery)
     }
 }
@@ -152,7 +158,7 @@ pub fn demo(
     empty_crops: usize,
     samples: Option<&Path>,
 ) -> Result<DemoReport, GalleryCmdError> {
-    let mut gallery = embedder.gallery_at(&out.join("no-such-gallery"))?;
+    let mut gallery = embedder.new_gallery()?;
     // The in-hand photos come from their own stream, apart from the bank's crops.
     let mut photographer = Xoshiro256PlusPlus::seed_from_u64(1);
     for (sku, product) in &catalog.products {
@@ -167,7 +173,8 @@ pub fn demo(
         }
     }
     let index = gallery.index();
-    let bank = render_bank(embedder, catalog, &index, (crops_per_product, empty_crops), 2026, samples)?;
+    let mut bank = render_bank(embedder, catalog, &index, (crops_per_product, empty_crops), 2026, samples)?;
+    bank.gallery_model = gallery.model_id();
     // Match rates are measured on other crops than the bank the simulator draws from.
     let check = render_bank(embedder, catalog, &index, (crops_per_product, empty_crops), 7, None)?;
     let truth: Vec<(Option<Sku>, Option<Sku>)> = check
@@ -220,7 +227,7 @@ fn render_bank(
     samples: Option<&Path>,
 ) -> Result<CropBank, GalleryCmdError> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut bank = CropBank { gallery_model: embedder.name_and_sha().0, ..CropBank::default() };
+    let mut bank = CropBank::default();
     for (sku, product) in &catalog.products {
         let look = Look::of(product);
         let mut crops = Vec::with_capacity(per_product);

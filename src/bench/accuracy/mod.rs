@@ -114,8 +114,10 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
     let mut fusion = opts.fusion.clone();
     if opts.hand_crops {
         let bank = sim::crops::CropBank::load(&opts.calibration.join("hand-crops.json"))?;
+        let gallery = crate::catalog::gallery::Gallery::load(&opts.calibration.join("gallery.json"))?;
+        bank.check_gallery(&gallery)?;
         world = world.with_crop_bank(std::sync::Arc::new(bank));
-        if let Some(rates) = crate::fusion::items::measured_rates(&opts.calibration)? {
+        if let Some(rates) = gallery.rates {
             fusion.items.rates = std::sync::Arc::new(rates);
         }
     }
