@@ -26,6 +26,10 @@ pub struct LinkParams {
     pub rejoin_window_s: f64,
     /// A new track this close to a member of a party not yet fully tracked joins it (m).
     pub split_distance_m: f64,
+    /// ... and, if another visit's member stood this close to it then (m),
+    /// the link is doubtful: people this close can be swapped by the
+    /// tracker, and the newcomer be theirs.
+    pub swap_distance_m: f64,
     /// A track first seen this close to the entry zone (m) came in through
     /// the gate: someone walking in may first be detected a step past it.
     pub entry_margin_m: f64,
@@ -40,6 +44,7 @@ impl Default for LinkParams {
             rejoin_distance_m: 1.2,
             rejoin_window_s: 8.0,
             split_distance_m: 1.0,
+            swap_distance_m: 0.7,
             entry_margin_m: 0.5,
         }
     }
@@ -71,6 +76,10 @@ pub struct OpenVisit {
     /// How and when each member was linked (same order as `members`).
     pub linked_by: Vec<LinkedBy>,
     pub linked_at: Vec<f64>,
+    /// For a member that split off: another visit whose member was beside
+    /// it at that moment (the tracker may have swapped the two, and the
+    /// newcomer be theirs).
+    pub rival: Vec<Option<(VisitId, f64, f64)>>,
     pub exited: Vec<TrackId>,
     pub closed_at: Option<f64>,
 }
@@ -109,6 +118,7 @@ impl VisitBook {
             members: Vec::new(),
             linked_by: Vec::new(),
             linked_at: Vec::new(),
+            rival: Vec::new(),
             exited: Vec::new(),
             closed_at: None,
         });
@@ -224,8 +234,14 @@ impl VisitBook {
             }
         }
         match best {
-            Some((v, _, how)) => {
+            Some((v, d_own, how)) => {
                 self.join(v, id, how, t);
+                if how == LinkedBy::Split {
+                    let rival = self.member_beside(v, t, x, y).map(|(w, d)| (w, d, d_own));
+                    if let Some(last) = self.visits[v].rival.last_mut() {
+                        *last = rival;
+                    }
+                }
                 true
             }
             None => false,
@@ -236,14 +252,22 @@ impl VisitBook {
     /// rejoined mid-store (a reborn track may be someone else; half of them
     /// were in the simulator's crowds), or one that split off beside a
     /// member while another party that came in around then is still short
-    /// of people (the newcomer may be theirs).
+    /// of people, or while another visit's member stood beside it (the
+    /// newcomer may be theirs: the tracker may have swapped the two).
     pub fn uncertain_links(&self, visit: &VisitId) -> Vec<(TrackId, String)> {
         let Some(v) = self.visits.iter().find(|v| &v.id == visit) else { return Vec::new() };
         let mut out = Vec::new();
-        for ((track, how), at) in v.members.iter().zip(&v.linked_by).zip(&v.linked_at) {
+        for (((track, how), at), rival) in v.members.iter().zip(&v.linked_by).zip(&v.linked_at).zip(&v.rival) {
             match how {
                 LinkedBy::Gate => {}
                 LinkedBy::Rejoin => out.push((track.clone(), format!("uncertain_link: {track} rejoined at {at:.1}"))),
+                LinkedBy::Split if rival.is_some() => {
+                    let (w, d, d_own) = rival.as_ref().map_or(("", 0.0, 0.0), |(w, d, o)| (w.as_str(), *d, *o));
+                    let why = format!(
+                        "uncertain_link: {track} split off at {at:.1} beside a member of visit {w} ({d:.2} m; own {d_own:.2} m)"
+                    );
+                    out.push((track.clone(), why));
+                }
                 LinkedBy::Split => {
                     let short = self.visits.iter().find(|w| {
                         w.id != v.id
@@ -273,10 +297,33 @@ impl VisitBook {
         out
     }
 
+    /// The nearest open visit other than `v` with a member in view within
+    /// the swap distance of (x, y), and how far.
+    fn member_beside(&self, v: usize, t: f64, x: f64, y: f64) -> Option<(VisitId, f64)> {
+        self.owner
+            .iter()
+            .filter(|(_, w)| **w != v && self.visits[**w].closed_at.is_none())
+            .filter_map(|(member, &w)| {
+                let s = self.seen.get(member).filter(|s| t - s.t <= MEMBER_IN_VIEW_S)?;
+                let d = (s.x - x).hypot(s.y - y);
+                (d <= self.params.swap_distance_m).then_some((w, d))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(w, d)| (self.visits[w].id.clone(), d))
+    }
+
+    /// The other visit beside `track` when it split off (see [`OpenVisit::rival`]).
+    pub fn rival_of(&self, track: &TrackId) -> Option<&VisitId> {
+        let v = self.visit_of(track)?;
+        let i = v.members.iter().position(|m| m == track)?;
+        v.rival[i].as_ref().map(|r| &r.0)
+    }
+
     fn join(&mut self, v: usize, id: &TrackId, how: LinkedBy, t: f64) {
         self.visits[v].members.push(id.clone());
         self.visits[v].linked_by.push(how);
         self.visits[v].linked_at.push(t);
+        self.visits[v].rival.push(None);
         self.owner.insert(id.clone(), v);
     }
 }
@@ -373,6 +420,38 @@ mod tests {
         assert_eq!(doubts.len(), 1);
         assert_eq!(doubts[0].0, tid("g"));
         assert!(doubts[0].1.starts_with("uncertain_link: g split off at 20.0"), "{doubts:?}");
+    }
+
+    #[test]
+    fn a_split_beside_another_visits_member_is_doubtful_for_both() {
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        // v1: a party of two, one track; v2: one shopper.
+        book.scan(10.0, VisitId::from("v1"), 1);
+        book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
+        book.scan(12.0, VisitId::from("v2"), 0);
+        book.step(&geo, 12.1, &[(tid("a"), 2.0, 2.0), (tid("b"), 0.6, 0.6)]);
+        // Far from anyone else, a newcomer beside v1's host is v1's guest.
+        book.step(&geo, 30.0, &[(tid("a"), 4.0, 3.0), (tid("b"), 8.0, 6.0), (tid("g"), 4.5, 3.2)]);
+        assert_eq!(book.visit_of(&tid("g")).unwrap().id, VisitId::from("v1"));
+        assert!(book.uncertain_links(&VisitId::from("v1")).is_empty());
+        assert!(book.rival_of(&tid("g")).is_none());
+        // The same, with v2's shopper 0.5 m away: the tracker may have
+        // swapped them, and the newcomer be v2's.
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("v1"), 1);
+        book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
+        book.scan(12.0, VisitId::from("v2"), 0);
+        book.step(&geo, 12.1, &[(tid("a"), 2.0, 2.0), (tid("b"), 0.6, 0.6)]);
+        book.step(&geo, 30.0, &[(tid("a"), 4.0, 3.0), (tid("b"), 4.9, 3.5), (tid("g"), 4.5, 3.2)]);
+        assert_eq!(book.visit_of(&tid("g")).unwrap().id, VisitId::from("v1"));
+        assert_eq!(book.rival_of(&tid("g")), Some(&VisitId::from("v2")));
+        let doubts = book.uncertain_links(&VisitId::from("v1"));
+        assert_eq!(doubts.len(), 1, "{doubts:?}");
+        assert!(
+            doubts[0].1.starts_with("uncertain_link: g split off at 30.0 beside a member of visit v2"),
+            "{doubts:?}"
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub struct InferenceParams {
 impl Default for InferenceParams {
     fn default() -> Self {
         Self {
-            on_plate_prior: 0.9,
+            on_plate_prior: 0.99,
             neighbour_reach: 2,
             elsewhere_prior: 0.01,
             quantity_ratio: 0.35,
@@ -122,6 +122,7 @@ pub struct Inference {
 #[derive(Clone, Copy, PartialEq)]
 enum Place {
     OnPlate,
+    KnownMisplaced,
     Neighbour,
     Elsewhere,
 }
@@ -153,8 +154,13 @@ pub fn infer(change: &ShelfChange, catalog: &ShelfCatalog, also_here: &[Sku], pa
             place.insert(sku, Place::OnPlate);
         }
     }
+    // Items the stock book saw come back to these plates lie here: they
+    // share the on-plate prior with the products that belong here.
+    for sku in also_here {
+        place.entry(sku).or_insert(Place::KnownMisplaced);
+    }
     let neighbours = neighbours_of(change, params.neighbour_reach);
-    for sku in neighbours.iter().flat_map(|plate| catalog.on_plate(*plate)).chain(also_here) {
+    for sku in neighbours.iter().flat_map(|plate| catalog.on_plate(*plate)) {
         place.entry(sku).or_insert(Place::Neighbour);
     }
     let put_back = change.delta_g > 0.0;
@@ -163,8 +169,9 @@ pub fn infer(change: &ShelfChange, catalog: &ShelfCatalog, also_here: &[Sku], pa
             place.entry(sku).or_insert(Place::Elsewhere);
         }
     }
-    let count = |which: Place| place.values().filter(|p| **p == which).count().max(1) as f64;
-    let (n_on, n_near, n_else) = (count(Place::OnPlate), count(Place::Neighbour), count(Place::Elsewhere));
+    let count = |which: &[Place]| place.values().filter(|p| which.contains(p)).count().max(1) as f64;
+    let n_on = count(&[Place::OnPlate, Place::KnownMisplaced]);
+    let (n_near, n_else) = (count(&[Place::Neighbour]), count(&[Place::Elsewhere]));
     let elsewhere_mass = if put_back { params.elsewhere_prior } else { 0.0 };
     let near_mass = (1.0 - params.on_plate_prior - elsewhere_mass).max(0.0);
     let observed = change.delta_g.abs();
@@ -175,7 +182,7 @@ pub fn infer(change: &ShelfChange, catalog: &ShelfCatalog, also_here: &[Sku], pa
     for (sku, where_) in &place {
         let Some(product) = catalog.products.get(*sku) else { continue };
         let prior_place = match where_ {
-            Place::OnPlate => params.on_plate_prior / n_on,
+            Place::OnPlate | Place::KnownMisplaced => params.on_plate_prior / n_on,
             Place::Neighbour => near_mass / n_near,
             Place::Elsewhere => elsewhere_mass / n_else,
         };
