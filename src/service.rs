@@ -216,6 +216,17 @@ async fn settle_outputs(
                 live_view.set_plate_health(plate, event.degraded.then(|| "degraded readings".to_owned()));
             }
         }
+        for moved in &out.stock_corrections {
+            tracing::info!(plate = %moved.plate, sku = %moved.sku, units = moved.units, "stock corrected by fusion");
+            if let Err(e) =
+                storage.adjust_stock(&store, &moved.plate.to_string(), &moved.sku, moved.units, crate::now_ms()).await
+            {
+                tracing::error!(%e, "cannot record a stock correction");
+            }
+        }
+        for signal in &out.stock_signals {
+            tracing::warn!(?signal, "stock");
+        }
         if !out.tracks.is_empty() {
             live_view.update_tracks(crate::now_ms(), &out.tracks);
             for (track, visit) in &out.links {

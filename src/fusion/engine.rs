@@ -17,7 +17,7 @@ use crate::db::{CartEvent, CartEventKind, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
 use crate::layout::StoreGeometry;
 use crate::shelf::inference::Candidate;
-use crate::shelf::pipeline::ShelfEvent;
+use crate::shelf::pipeline::{ShelfEvent, StockMove};
 use crate::vision::tracker::TrackState;
 use std::collections::BTreeMap;
 
@@ -146,6 +146,10 @@ pub struct Fusion {
     pub decisions: Vec<EventDecision>,
     /// Keep each decision's full track evidence (for fitting; off live).
     pub keep_evidence: bool,
+    /// Stock movements that undo or replace what the shelf booked, where
+    /// fusion decided another product (a put-back of something the visit
+    /// held, which the weight alone took for the plate's own product).
+    stock_corrections: Vec<StockMove>,
 }
 
 impl Fusion {
@@ -168,6 +172,7 @@ impl Fusion {
             stats: FusionStats::default(),
             decisions: Vec::new(),
             keep_evidence: false,
+            stock_corrections: Vec::new(),
         }
     }
 
@@ -184,6 +189,12 @@ impl Fusion {
             .iter()
             .map(|v| (v.id.clone(), v.scan_t, v.members.iter().cloned().zip(v.linked_by.iter().copied()).collect()))
             .collect()
+    }
+
+    /// The stock corrections decided since the last call (see
+    /// [`StockMove::replaced_by`]); the caller applies them to the stock book.
+    pub fn take_stock_corrections(&mut self) -> Vec<StockMove> {
+        std::mem::take(&mut self.stock_corrections)
     }
 
     /// A gate scan opened `visit` for a host and `guests`.
@@ -389,6 +400,7 @@ impl Fusion {
             self.decisions.push(record);
             return;
         };
+        self.stock_corrections.extend(e.booked.iter().flat_map(|b| b.replaced_by(&sku, qty)));
         (record.sku, record.qty, record.p_product) = (Some(sku.clone()), qty, p_product);
         self.decisions.push(record);
         let kind = if e.delta_g < 0.0 { CartEventKind::Pick } else { CartEventKind::PutBack };

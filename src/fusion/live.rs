@@ -78,7 +78,10 @@ pub fn spawn_runner(
             last_t = last_t.max(input_time(&input));
             let end = matches!(input, StoreInput::End { .. });
             let out = runner.input(input);
-            if !(out.closed.is_empty() && out.shelf_events.is_empty() && out.tracks.is_empty())
+            if !(out.closed.is_empty()
+                && out.shelf_events.is_empty()
+                && out.tracks.is_empty()
+                && out.stock_corrections.is_empty())
                 && outputs.blocking_send(out).is_err()
             {
                 tracing::warn!("store loop output consumer gone; stopping");

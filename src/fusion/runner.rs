@@ -10,7 +10,8 @@ use super::{ClosedVisit, Fusion, FusionParams};
 use crate::catalog::Catalog;
 use crate::ids::VisitId;
 use crate::layout::StoreLayout;
-use crate::shelf::pipeline::{PipelineParams, ShelfEvent, ShelfPipeline};
+use crate::shelf::pipeline::{PipelineParams, ShelfEvent, ShelfPipeline, StockMove};
+use crate::shelf::stock::StockSignal;
 use crate::telemetry::ShelfMetrics;
 use crate::vision::tracker::{CameraObservation, TrackState, Tracker, TrackerParams};
 
@@ -38,6 +39,11 @@ pub struct StoreOutput {
     pub closed: Vec<ClosedVisit>,
     /// After a frame: which of `tracks` belong to which visit.
     pub links: Vec<(crate::ids::TrackId, VisitId)>,
+    /// Stock movements that correct what the shelf booked (fusion decided
+    /// another product), already applied to the pipeline's stock book, and
+    /// what the stock book signalled on applying them.
+    pub stock_corrections: Vec<StockMove>,
+    pub stock_signals: Vec<StockSignal>,
 }
 
 pub struct StoreRunner {
@@ -84,6 +90,11 @@ impl StoreRunner {
                 self.shelf_events(&out.shelf_events);
                 out.closed = self.fusion.finish(t);
             }
+        }
+        for correction in self.fusion.take_stock_corrections() {
+            let signals = self.pipeline.stock_mut().apply(correction.plate, &correction.sku, correction.units);
+            out.stock_signals.extend(signals);
+            out.stock_corrections.push(correction);
         }
         out
     }

@@ -72,6 +72,22 @@ pub struct StockMove {
     pub units: i64,
 }
 
+impl StockMove {
+    /// What to book instead when fusion decided `qty` of `sku` for the
+    /// event this move booked: this move undone and fusion's made, on the
+    /// same plate. Nothing when they agree.
+    pub fn replaced_by(&self, sku: &crate::ids::Sku, qty: u32) -> Vec<StockMove> {
+        let units = i64::from(qty) * self.units.signum();
+        if &self.sku == sku && self.units == units {
+            return Vec::new();
+        }
+        vec![
+            StockMove { plate: self.plate, sku: self.sku.clone(), units: -self.units },
+            StockMove { plate: self.plate, sku: sku.clone(), units },
+        ]
+    }
+}
+
 struct PlateTrack {
     detector: PlateDetector,
     /// Latest accepted time (after any jitter adjustment).
@@ -338,4 +354,32 @@ pub fn batches(plate: PlateId, samples: &[Sample], per_batch: usize) -> impl Ite
         invalid_samples: 0,
         seq: Some(i as u64),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Sku;
+
+    #[test]
+    fn a_move_fusion_put_down_to_another_product_is_undone_and_rebooked_on_the_same_plate() {
+        let plate = PlateId::new(1, 4, 7);
+        let put_back = StockMove { plate, sku: Sku::from("spritzer"), units: 3 };
+        assert!(put_back.replaced_by(&Sku::from("spritzer"), 3).is_empty());
+        assert_eq!(
+            put_back.replaced_by(&Sku::from("cola"), 3),
+            vec![
+                StockMove { plate, sku: Sku::from("spritzer"), units: -3 },
+                StockMove { plate, sku: Sku::from("cola"), units: 3 },
+            ]
+        );
+        let pick = StockMove { plate, sku: Sku::from("spritzer"), units: -2 };
+        assert_eq!(
+            pick.replaced_by(&Sku::from("spritzer"), 1),
+            vec![
+                StockMove { plate, sku: Sku::from("spritzer"), units: 2 },
+                StockMove { plate, sku: Sku::from("spritzer"), units: -1 },
+            ]
+        );
+    }
 }
