@@ -85,7 +85,8 @@ pub struct EventDecision {
     pub t: f64,
     pub gondola: u16,
     pub shelf: u16,
-    pub plates: String,
+    /// The plates that changed, by number on the shelf.
+    pub plates: Vec<u16>,
     pub delta_g: f64,
     /// The visit it went to and that visit's probability.
     pub visit: Option<VisitId>,
@@ -304,7 +305,7 @@ impl Fusion {
             t: e.t,
             gondola: e.gondola,
             shelf: e.shelf,
-            plates: format!("{}.{}.{:?}", e.gondola, e.shelf, e.plates),
+            plates: e.plates.clone(),
             delta_g: e.delta_g,
             visit: None,
             p_visit: ranked.first().map_or(0.0, |r| r.1.0),

@@ -5,9 +5,10 @@
 //! Model: for product k (unit weight w, spread σ) and quantity n, the
 //! observed |Δ| is Normal(n·w, n·σ² + σ_m²), σ_m being the measurement noise
 //! of a settled change (per plate involved). Priors: the products facing on
-//! the changed plates share `on_plate_prior`; products on neighbouring plates
-//! (misplaced earlier, or reached over) share the rest; quantities follow a
-//! geometric prior. Put-backs may be any product of the store (a wrong-shelf
+//! the changed plates, and those the stock book saw come back to them
+//! (misplaced there), share `on_plate_prior`; products on neighbouring plates
+//! (misplaced there unseen) share the rest; quantities follow a geometric
+//! prior. Put-backs may be any product of the store (a wrong-shelf
 //! return), at a small prior. An explicit "unexplained" hypothesis with a
 //! flat likelihood absorbs changes that match nothing. Ambiguity is kept:
 //! every candidate above `min_p` is returned, and the result is marked
@@ -60,7 +61,12 @@ impl ShelfCatalog {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InferenceParams {
-    /// Prior mass of the products facing on the changed plates.
+    /// Prior mass of the products facing on the changed plates (and of
+    /// those known to be misplaced there). A plate weighs only what lies on
+    /// it, and the stock book follows misplaced returns, so a neighbour's
+    /// product is there only if it was misplaced unseen: 0.9 left the
+    /// simulator's multi-unit picks at p 0.6 to 0.9 for neighbours that
+    /// were never there (`docs/fusion.md`).
     pub on_plate_prior: f64,
     /// Plates this far along the shelf (and on the shelves just above and
     /// below) count as neighbours.

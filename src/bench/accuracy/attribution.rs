@@ -7,7 +7,7 @@
 
 use crate::fusion::EventDecision;
 use crate::fusion::attribute::TrackSeries;
-use crate::ids::{TrackId, VisitId};
+use crate::ids::{PlateId, TrackId, VisitId};
 use crate::sim::Action;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -183,20 +183,23 @@ pub fn score(decisions: &[EventDecision], actions: &[Action], truth: &Truth) -> 
             .collect(),
         ..AttributionQuality::default()
     };
-    // Nearest pairs first, each action and decision used once.
-    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    // Pairs on the same plates first (two hands on one shelf a moment
+    // apart must not be crossed), then the nearest in time; each action and
+    // decision used once.
+    let mut pairs: Vec<(bool, f64, usize, usize)> = Vec::new();
     for (i, d) in decisions.iter().enumerate() {
         for (j, a) in actions.iter().enumerate() {
-            let plate = a.plates.first().map(|p| p.0);
+            let on_shelf = |p: &PlateId| p.gondola == d.gondola && p.shelf == d.shelf;
             let dt = (a.t - d.t).abs();
-            if plate.is_some_and(|p| p.gondola == d.gondola && p.shelf == d.shelf) && dt <= MATCH_S {
-                pairs.push((dt, i, j));
+            if a.plates.first().is_some_and(|p| on_shelf(&p.0)) && dt <= MATCH_S {
+                let same_plates = a.plates.iter().any(|(p, _)| on_shelf(p) && d.plates.contains(&p.plate));
+                pairs.push((!same_plates, dt, i, j));
             }
         }
     }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
     let (mut decision_used, mut action_used) = (vec![false; decisions.len()], vec![false; actions.len()]);
-    for (_, i, j) in pairs {
+    for (_, _, i, j) in pairs {
         if decision_used[i] || action_used[j] {
             continue;
         }
@@ -216,7 +219,7 @@ pub fn score(decisions: &[EventDecision], actions: &[Action], truth: &Truth) -> 
         if !d.evidence.is_empty() {
             q.fit_cases.push(FitCase {
                 t: d.t,
-                plates: d.plates.clone(),
+                plates: format!("{}.{}.{:?}", d.gondola, d.shelf, d.plates),
                 delta_g: d.delta_g,
                 truth_party: a.party,
                 p_visit: d.p_visit,
@@ -276,7 +279,7 @@ pub fn score(decisions: &[EventDecision], actions: &[Action], truth: &Truth) -> 
 mod tests {
     use super::*;
     use crate::fusion::attribute::TrackScore;
-    use crate::ids::{PlateId, Sku};
+    use crate::ids::Sku;
     use crate::sim::ActionKind;
 
     fn decision(t: f64, visit: &str, p: f64, tracks: &[(&str, f64)]) -> EventDecision {
@@ -284,7 +287,7 @@ mod tests {
             t,
             gondola: 2,
             shelf: 1,
-            plates: "2.1.[3]".into(),
+            plates: vec![3],
             delta_g: -100.0,
             visit: Some(VisitId::from(visit)),
             p_visit: p,
@@ -322,6 +325,30 @@ mod tests {
             plates: vec![(PlateId::new(2, 1, 3), -100.0)],
             tags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn two_hands_on_one_shelf_a_moment_apart_are_each_judged_against_their_own_plates() {
+        let visits = BTreeMap::from([(VisitId::from("v1"), 1), (VisitId::from("v2"), 2)]);
+        let people = BTreeMap::from([(TrackId::from("a"), 10), (TrackId::from("b"), 20)]);
+        // Person 10 took from plate 3 at 100.0, person 20 from plate 9 at 100.1;
+        // the shelf saw plate 9 move first.
+        let mut on_9 = decision(100.05, "v2", 0.99, &[("b", 0.0)]);
+        on_9.plates = vec![9];
+        let on_3 = decision(100.12, "v1", 0.99, &[("a", 0.0)]);
+        let mut by_20 = action(100.1, 20, 2);
+        by_20.plates = vec![(PlateId::new(2, 1, 9), -100.0)];
+        let q = score(
+            &[on_9, on_3],
+            &[action(100.0, 10, 1), by_20],
+            &Truth {
+                visit_party: &visits,
+                track_people: &people,
+                track_party: &BTreeMap::new(),
+                frame_people: &BTreeMap::new(),
+            },
+        );
+        assert_eq!((q.matched, q.right, q.wrong), (2, 2, 0), "{:?}", q.wrong_list);
     }
 
     #[test]

@@ -292,13 +292,13 @@ fn assemble(
 /// The report's headline as a Markdown table row set.
 pub fn markdown(reports: &[AccuracyReport]) -> String {
     let mut md = String::from(
-        "| scenario | seed | visits | item F1 (product and shopper) | precision | recall | exact receipts | review rate | wrong and unflagged | money error | exit to decision p50 |\n\
+        "| scenario | seed | visits | item F1 (product and shopper) | precision | recall | exact receipts | review rate (for doubt) | wrong and unflagged | money error | exit to decision p50 |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in reports {
         let s = &r.score;
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {} ({:.1} %) | {:.2} | {} |\n",
+            "| {} | {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % ({:.1} %) | {} ({:.1} %) | {:.2} | {} |\n",
             r.scenario,
             r.seed,
             s.visits,
@@ -307,6 +307,7 @@ pub fn markdown(reports: &[AccuracyReport]) -> String {
             100.0 * s.recall,
             100.0 * s.exact_receipt_rate,
             100.0 * s.review_rate,
+            100.0 * s.review_for_doubt_rate,
             s.wrong_unflagged,
             100.0 * s.wrong_unflagged_rate,
             s.money_error_minor as f64 / 100.0,

@@ -11,6 +11,9 @@ use crate::ids::Sku;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The review reason of the age policy (see `fusion::policy`).
+const AGE_POLICY: &str = "age_restricted:";
+
 /// What the system did with one visit, beside what really happened.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VisitOutcome {
@@ -50,6 +53,10 @@ pub struct Score {
     pub exact_receipt_rate: f64,
     pub reviewed: usize,
     pub review_rate: f64,
+    /// Reviewed for doubt about the cart: for any reason but the age
+    /// policy alone (every age-restricted item goes to staff, however sure).
+    pub reviewed_for_doubt: usize,
+    pub review_for_doubt_rate: f64,
     /// Sum of |charged − true| over visits charged without review, minor units.
     pub money_error_minor: i64,
     /// Visits charged without review whose receipt is wrong.
@@ -72,6 +79,7 @@ pub fn score(outcomes: &[VisitOutcome]) -> Score {
         s.exact_receipts += usize::from(o.exact());
         if o.reviewed {
             s.reviewed += 1;
+            s.reviewed_for_doubt += usize::from(o.reasons.iter().any(|r| !r.starts_with(AGE_POLICY)));
         } else {
             s.money_error_minor += (o.charged_minor - o.true_minor).abs();
             s.wrong_unflagged += usize::from(!o.exact());
@@ -84,6 +92,7 @@ pub fn score(outcomes: &[VisitOutcome]) -> Score {
     let n = s.visits.max(1) as f64;
     s.exact_receipt_rate = s.exact_receipts as f64 / n;
     s.review_rate = s.reviewed as f64 / n;
+    s.review_for_doubt_rate = s.reviewed_for_doubt as f64 / n;
     s.wrong_unflagged_rate = s.wrong_unflagged as f64 / n;
     latencies.sort_by(f64::total_cmp);
     s.exit_to_decision_p50_s = percentile(&latencies, 0.5);
@@ -166,5 +175,16 @@ mod tests {
         assert!((s.f1 - 0.75).abs() < 1e-12);
         assert_eq!((s.reviewed, s.wrong_unflagged, s.money_error_minor, s.exact_receipts), (1, 1, 300, 1));
         assert!((s.review_rate - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_visit_reviewed_for_the_age_policy_alone_is_not_reviewed_for_doubt() {
+        let mut beer = outcome("a", &[("beer", 1)], &[("beer", 1)], true, 100, 100);
+        beer.reasons = vec!["age_restricted: beer".into()];
+        let mut unsure = outcome("b", &[("beer", 1)], &[("beer", 1)], true, 100, 100);
+        unsure.reasons = vec!["age_restricted: beer".into(), "low_confidence: an event at 0.50".into()];
+        let s = score(&[beer, unsure, outcome("c", &[], &[], false, 0, 0)]);
+        assert_eq!((s.reviewed, s.reviewed_for_doubt), (2, 1));
+        assert!((s.review_for_doubt_rate - 1.0 / 3.0).abs() < 1e-12);
     }
 }
