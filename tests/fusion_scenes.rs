@@ -317,3 +317,28 @@ fn two_products_the_weight_cannot_tell_apart_are_told_apart_by_the_hand_crop() {
     assert_eq!(skus(&cart), vec![("DM-0052".into(), 1)]);
     assert!(cart.min_confidence >= 0.9 && flags.is_empty(), "{} {flags:?}", cart.min_confidence);
 }
+
+#[test]
+fn a_store_running_all_day_forgets_old_visits_and_decisions_but_not_a_shopper_still_inside() {
+    let mut s = Scene::new();
+    s.enter(0.0, "dora", &["d"]);
+    let p1 = hand_at(1);
+    s.step(10.0, &[state("d", p1[0], 2.5, vec![p1])]);
+    s.fusion.shelf_event(event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
+    s.step(13.0, &[state("d", p1[0], 2.5, vec![])]);
+    s.leave(20.0, &["d"]);
+    assert_eq!(skus(&s.cart("dora").0), vec![("DM-0050".into(), 1)]);
+    // Eve comes in and shops slowly; dora's visit is long closed.
+    s.enter(100.0, "eve", &["e"]);
+    for i in 0..12 {
+        s.step(200.0 + f64::from(i) * 60.0, &[state("e", 4.0, 3.0, vec![])]);
+    }
+    assert!(s.fusion.decisions.is_empty(), "dora's decision, 10 minutes old, is forgotten");
+    assert!(s.fusion.visit_members().iter().all(|(v, _, _)| v.as_str() == "eve"), "{:?}", s.fusion.visit_members());
+    // Eve, still linked, takes an item and leaves: her cart is whole.
+    s.step(900.0, &[state("e", p1[0], 2.5, vec![p1])]);
+    s.fusion.shelf_event(event(900.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
+    s.step(903.0, &[state("e", p1[0], 2.5, vec![])]);
+    s.leave(910.0, &["e"]);
+    assert_eq!(skus(&s.cart("eve").0), vec![("DM-0050".into(), 1)]);
+}

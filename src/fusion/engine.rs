@@ -79,6 +79,13 @@ pub struct ClosedVisit {
     pub flags: Vec<String>,
 }
 
+/// Live, decisions and visits closed this long ago (s) are forgotten: far
+/// past the grace window for late shelf events (`grace_s`), the crops'
+/// reach (`moved_nearby`, 60 s) and the track history (120 s).
+pub const FORGET_AFTER_S: f64 = 600.0;
+/// How often (s of input time) the forgetting runs.
+const FORGET_EVERY_S: f64 = 60.0;
+
 /// How one shelf event was decided (the evidence a reviewer or an engineer reads).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EventDecision {
@@ -147,6 +154,12 @@ pub struct Fusion {
     pub decisions: Vec<EventDecision>,
     /// Keep each decision's full track evidence (for fitting; off live).
     pub keep_evidence: bool,
+    /// Keep every decision and every visit's links for a report (offline
+    /// runs). Off, as live, what is [`FORGET_AFTER_S`] old is forgotten so a
+    /// store running for weeks neither grows nor slows.
+    pub keep_history: bool,
+    /// When the last forgetting ran.
+    forgot_at: f64,
     /// Stock movements that undo or replace what the shelf booked, where
     /// fusion decided another product (a put-back of something the visit
     /// held, which the weight alone took for the plate's own product).
@@ -173,6 +186,8 @@ impl Fusion {
             stats: FusionStats::default(),
             decisions: Vec::new(),
             keep_evidence: false,
+            keep_history: false,
+            forgot_at: f64::NEG_INFINITY,
             stock_corrections: Vec::new(),
         }
     }
@@ -220,7 +235,20 @@ impl Fusion {
         }
         self.settle_events(Some(t));
         self.history.forget_before(t - 120.0);
-        self.hand_over(t)
+        let closed = self.hand_over(t);
+        if !self.keep_history && t - self.forgot_at >= FORGET_EVERY_S {
+            self.forget_before(t - FORGET_AFTER_S);
+            self.forgot_at = t;
+        }
+        closed
+    }
+
+    /// Drops decisions, closed visits and handed-over marks older than
+    /// `before` (nothing decided now looks that far back).
+    fn forget_before(&mut self, before: f64) {
+        self.decisions.retain(|d| d.t >= before);
+        self.handed_over.retain(|_, closed_at| *closed_at >= before);
+        self.book.forget_before(before);
     }
 
     /// End of input at `t`: decides every pending event and hands over every

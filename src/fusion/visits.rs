@@ -287,6 +287,36 @@ impl VisitBook {
         out
     }
 
+    /// Forgets what a long-running store no longer needs: visits closed
+    /// before `before` with their tracks, tracks unseen since then, and
+    /// orphans unseen since then. Open visits and their members stay.
+    pub fn forget_before(&mut self, before: f64) {
+        let old = |v: &OpenVisit| v.closed_at.is_some_and(|c| c < before);
+        if !self.visits.iter().any(old) && !self.seen.values().any(|s| s.t < before) {
+            return;
+        }
+        let mut new_index = vec![None; self.visits.len()];
+        let mut kept = Vec::new();
+        for (i, v) in std::mem::take(&mut self.visits).into_iter().enumerate() {
+            if !old(&v) {
+                new_index[i] = Some(kept.len());
+                kept.push(v);
+            }
+        }
+        self.visits = kept;
+        self.owner.retain(|_, v| match new_index[*v] {
+            Some(n) => {
+                *v = n;
+                true
+            }
+            None => false,
+        });
+        let owner = &self.owner;
+        self.seen.retain(|id, s| s.t >= before || owner.contains_key(id));
+        let seen = &self.seen;
+        self.orphans.retain(|id, _| seen.contains_key(id));
+    }
+
     /// Closes every visit still open at `t` (end of input); returns them.
     pub fn close_all(&mut self, t: f64) -> Vec<VisitId> {
         let mut out = Vec::new();
@@ -420,6 +450,30 @@ mod tests {
         assert_eq!(doubts.len(), 1);
         assert_eq!(doubts[0].0, tid("g"));
         assert!(doubts[0].1.starts_with("uncertain_link: g split off at 20.0"), "{doubts:?}");
+    }
+
+    #[test]
+    fn a_long_running_book_forgets_closed_visits_and_keeps_the_open_ones_linked() {
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("early"), 0);
+        book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
+        book.scan(20.0, VisitId::from("late"), 0);
+        book.step(&geo, 20.1, &[(tid("a"), 4.0, 3.0), (tid("b"), 0.6, 0.6)]);
+        // a walks out; b stays in the store.
+        book.step(&geo, 30.0, &[(tid("a"), 8.5, 0.5), (tid("b"), 4.0, 3.0)]);
+        assert_eq!(book.visits[0].closed_at, Some(30.0));
+        book.step(&geo, 100.0, &[(tid("b"), 4.2, 3.0), (tid("x"), 8.0, 6.0)]);
+        book.step(&geo, 120.0, &[(tid("b"), 4.2, 3.0), (tid("x"), 8.0, 6.0)]);
+        assert!(book.orphans.contains_key(&tid("x")));
+        book.forget_before(110.0);
+        assert_eq!(book.visits.len(), 1);
+        assert_eq!(book.visit_of(&tid("b")).unwrap().id, VisitId::from("late"), "indices follow the kept visits");
+        assert!(book.visit_of(&tid("a")).is_none());
+        assert!(book.orphans.contains_key(&tid("x")), "an orphan still in view stays one");
+        book.forget_before(200.0);
+        assert_eq!(book.visits.len(), 1, "an open visit is never forgotten");
+        assert!(book.orphans.is_empty());
     }
 
     #[test]

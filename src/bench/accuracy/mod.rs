@@ -134,6 +134,7 @@ pub fn run(opts: &AccuracyOptions) -> Result<(AccuracyReport, World), AccuracyEr
     let mut runner =
         StoreRunner::new(&catalog, &world.layout, fusion, TrackerParams::default(), ShelfMetrics::default());
     runner.fusion.keep_evidence = opts.keep_evidence;
+    runner.fusion.keep_history = true;
     let mut visit_party: BTreeMap<VisitId, u32> = BTreeMap::new();
     let mut decisions: BTreeMap<u32, (Decision, f64)> = BTreeMap::new();
     let mut tracking = tracking::TrackingScorer::default();
