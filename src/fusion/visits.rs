@@ -198,6 +198,11 @@ impl VisitBook {
                     return true;
                 }
                 Some(_) => return false,
+                // No scan yet: someone at the entrance is more likely about
+                // to scan than a lost member reborn there (in the crowded
+                // and adversarial runs, every such rejoin took a newcomer
+                // into the visit of a member lost near the gate).
+                None if waiting && t - first_t < p.join_early_s => return false,
                 None => {}
             }
         }
@@ -450,6 +455,25 @@ mod tests {
         assert_eq!(doubts.len(), 1);
         assert_eq!(doubts[0].0, tid("g"));
         assert!(doubts[0].1.starts_with("uncertain_link: g split off at 20.0"), "{doubts:?}");
+    }
+
+    #[test]
+    fn a_newcomer_at_the_entrance_waits_for_their_scan_rather_than_rejoining_a_member_lost_there() {
+        let geo = demo_layout::geometry();
+        let mut book = VisitBook::new(LinkParams::default());
+        book.scan(10.0, VisitId::from("v1"), 0);
+        book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
+        book.step(&geo, 20.0, &[(tid("a"), 1.4, 1.2)]);
+        // a is lost by the tracker; 2 s later a new track appears at the
+        // entrance, and its owner scans 3 s after that.
+        book.step(&geo, 22.0, &[(tid("n"), 0.6, 0.5)]);
+        assert!(book.visit_of(&tid("n")).is_none(), "waits for a scan");
+        book.scan(25.0, VisitId::from("v2"), 0);
+        book.step(&geo, 25.1, &[(tid("n"), 0.7, 0.6)]);
+        assert_eq!(book.visit_of(&tid("n")).unwrap().id, VisitId::from("v2"));
+        // A track reborn beside where a was lost, past the entrance, still rejoins.
+        book.step(&geo, 26.0, &[(tid("n"), 1.5, 1.5), (tid("a2"), 2.0, 1.4)]);
+        assert_eq!(book.visit_of(&tid("a2")).unwrap().id, VisitId::from("v1"));
     }
 
     #[test]
