@@ -301,12 +301,16 @@ mod tests {
     }
 
     #[test]
-    fn near_equal_neighbours_are_kept_and_marked_ambiguous() {
+    fn near_equal_neighbours_are_told_apart_by_location_unless_one_was_seen_misplaced_there() {
         let c = catalog(&[("cola", 350.0, &[(1, 1)]), ("lemon", 346.0, &[(1, 2)])]);
         let inf = infer(&change(1, &[1], -349.0), &c, &[], &InferenceParams::default());
         assert_eq!(inf.candidates[0].name, "cola", "location decides the best guess");
         assert!(inf.candidates.iter().any(|c| c.name == "lemon"), "the other product stays a candidate");
+        assert!(!inf.ambiguous, "a plate weighs only what lies on it: {inf:?}");
+        // A lemon came back to the cola plate earlier: now either may have left.
+        let inf = infer(&change(1, &[1], -349.0), &c, &[Sku::from("lemon")], &InferenceParams::default());
         assert!(inf.ambiguous, "{inf:?}");
+        assert!(inf.candidates.iter().take(2).all(|c| c.p > 0.3), "{inf:?}");
     }
 
     #[test]
