@@ -503,24 +503,24 @@ mod tests {
     #[test]
     fn a_split_beside_another_visits_member_is_doubtful_for_both() {
         let geo = demo_layout::geometry();
-        let mut book = VisitBook::new(LinkParams::default());
         // v1: a party of two, one track; v2: one shopper.
-        book.scan(10.0, VisitId::from("v1"), 1);
-        book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
-        book.scan(12.0, VisitId::from("v2"), 0);
-        book.step(&geo, 12.1, &[(tid("a"), 2.0, 2.0), (tid("b"), 0.6, 0.6)]);
+        let two_visits = || {
+            let mut book = VisitBook::new(LinkParams::default());
+            book.scan(10.0, VisitId::from("v1"), 1);
+            book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
+            book.scan(12.0, VisitId::from("v2"), 0);
+            book.step(&geo, 12.1, &[(tid("a"), 2.0, 2.0), (tid("b"), 0.6, 0.6)]);
+            book
+        };
         // Far from anyone else, a newcomer beside v1's host is v1's guest.
+        let mut book = two_visits();
         book.step(&geo, 30.0, &[(tid("a"), 4.0, 3.0), (tid("b"), 8.0, 6.0), (tid("g"), 4.5, 3.2)]);
         assert_eq!(book.visit_of(&tid("g")).unwrap().id, VisitId::from("v1"));
         assert!(book.uncertain_links(&VisitId::from("v1")).is_empty());
         assert!(book.rival_of(&tid("g")).is_none());
         // The same, with v2's shopper 0.5 m away: the tracker may have
         // swapped them, and the newcomer be v2's.
-        let mut book = VisitBook::new(LinkParams::default());
-        book.scan(10.0, VisitId::from("v1"), 1);
-        book.step(&geo, 10.1, &[(tid("a"), 0.6, 0.6)]);
-        book.scan(12.0, VisitId::from("v2"), 0);
-        book.step(&geo, 12.1, &[(tid("a"), 2.0, 2.0), (tid("b"), 0.6, 0.6)]);
+        let mut book = two_visits();
         book.step(&geo, 30.0, &[(tid("a"), 4.0, 3.0), (tid("b"), 4.9, 3.5), (tid("g"), 4.5, 3.2)]);
         assert_eq!(book.visit_of(&tid("g")).unwrap().id, VisitId::from("v1"));
         assert_eq!(book.rival_of(&tid("g")), Some(&VisitId::from("v2")));
