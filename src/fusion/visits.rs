@@ -199,9 +199,9 @@ impl VisitBook {
                 }
                 Some(_) => return false,
                 // No scan yet: someone at the entrance is more likely about
-                // to scan than a lost member reborn there (in the crowded
-                // and adversarial runs, every such rejoin took a newcomer
-                // into the visit of a member lost near the gate).
+                // to scan than a lost member reborn there (every wrong
+                // rejoin of the crowded and adversarial runs had taken such
+                // a newcomer into the visit of a member lost near the gate).
                 None if waiting && t - first_t < p.join_early_s => return false,
                 None => {}
             }
