@@ -13,7 +13,7 @@ use walkout::fusion::{ClosedVisit, Fusion, FusionParams, ledger};
 use walkout::ids::{PlateId, Sku, TrackId, VisitId};
 use walkout::layout::math::Vec3;
 use walkout::shelf::inference::Candidate;
-use walkout::shelf::pipeline::ShelfEvent;
+use walkout::shelf::pipeline::{ShelfEvent, StockMove};
 use walkout::sim::demo_layout;
 use walkout::vision::hand_crop::HandCrop;
 use walkout::vision::tracker::TrackState;
@@ -138,6 +138,40 @@ fn an_item_put_back_on_a_wrong_shelf_leaves_the_cart() {
     assert_eq!(skus(&cart), vec![("DM-0050".into(), 1)]);
     assert!(cart.unmatched_put_backs.is_empty());
     assert!(flags.is_empty(), "{flags:?}");
+}
+
+#[test]
+fn a_wrong_shelf_return_the_weight_took_for_the_plates_own_product_is_rebooked_as_what_the_visit_held() {
+    let mut s = Scene::new();
+    s.enter(0.0, "carol", &["c"]);
+    let (p1, p4) = (hand_at(1), hand_at(4));
+    s.step(10.0, &[state("c", p1[0], 2.5, vec![p1])]);
+    let plate = PlateId::new(2, 2, 1);
+    let booked = StockMove { plate, sku: Sku::from("DM-0050"), units: -1 };
+    let pick = ShelfEvent { booked: Some(booked), ..event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]) };
+    s.fusion.shelf_event(pick);
+    s.step(13.0, &[state("c", p1[0], 2.5, vec![])]);
+    s.step(15.0, &[state("c", p1[0], 2.5, vec![])]);
+    assert_eq!(s.fusion.decisions.len(), 1);
+    assert!(s.fusion.take_stock_corrections().is_empty(), "a pick decided as the shelf booked it");
+    // The yoghurt comes back on the butter plate; the shelf booked a butter.
+    s.step(30.0, &[state("c", p4[0], 2.5, vec![p4])]);
+    let plate = PlateId::new(2, 2, 4);
+    let booked = StockMove { plate, sku: Sku::from("DM-0053"), units: 1 };
+    let back = ShelfEvent { booked: Some(booked), ..event(30.0, &[4], 157.5, vec![candidate("DM-0053", 1, 0.02)]) };
+    s.fusion.shelf_event(back);
+    s.step(33.0, &[state("c", p4[0], 2.5, vec![])]);
+    s.step(35.0, &[state("c", p4[0], 2.5, vec![])]);
+    assert_eq!(s.fusion.decisions.len(), 2);
+    assert_eq!(
+        s.fusion.take_stock_corrections(),
+        vec![
+            StockMove { plate, sku: Sku::from("DM-0053"), units: -1 },
+            StockMove { plate, sku: Sku::from("DM-0050"), units: 1 },
+        ],
+        "the butter booking undone, the yoghurt booked on the butter plate"
+    );
+    assert!(s.fusion.take_stock_corrections().is_empty(), "handed out once");
 }
 
 #[test]
