@@ -8,6 +8,10 @@
 use super::ledger::Cart;
 use crate::ids::Sku;
 
+/// The reason code of the age policy: every age-restricted item goes to
+/// staff, however sure the cart is.
+pub const AGE_RESTRICTED: &str = "age_restricted";
+
 /// Why a visit needs a human, in a stable `code: detail` form (empty: charge it).
 pub fn review_reasons(
     cart: &Cart,
@@ -23,7 +27,7 @@ pub fn review_reasons(
         reasons.push("unmatched_put_back".to_owned());
     }
     for sku in cart.items.keys().filter(|s| age_restricted(s)) {
-        reasons.push(format!("age_restricted: {sku}"));
+        reasons.push(format!("{AGE_RESTRICTED}: {sku}"));
     }
     for flag in fusion_flags {
         if !reasons.contains(flag) {

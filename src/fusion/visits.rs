@@ -79,9 +79,18 @@ pub struct OpenVisit {
     /// For a member that split off: another visit whose member was beside
     /// it at that moment (the tracker may have swapped the two, and the
     /// newcomer be theirs).
-    pub rival: Vec<Option<(VisitId, f64, f64)>>,
+    pub rival: Vec<Option<Rival>>,
     pub exited: Vec<TrackId>,
     pub closed_at: Option<f64>,
+}
+
+/// Another visit's member beside a track when it split off.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rival {
+    pub visit: VisitId,
+    /// From the newcomer to that member, and to the member of the visit it joined (m).
+    pub distance_m: f64,
+    pub own_distance_m: f64,
 }
 
 /// Where a track was last seen.
@@ -242,7 +251,11 @@ impl VisitBook {
             Some((v, d_own, how)) => {
                 self.join(v, id, how, t);
                 if how == LinkedBy::Split {
-                    let rival = self.member_beside(v, t, x, y).map(|(w, d)| (w, d, d_own));
+                    let rival = self.member_beside(v, t, x, y).map(|(visit, distance_m)| Rival {
+                        visit,
+                        distance_m,
+                        own_distance_m: d_own,
+                    });
                     if let Some(last) = self.visits[v].rival.last_mut() {
                         *last = rival;
                     }
@@ -266,8 +279,7 @@ impl VisitBook {
             match how {
                 LinkedBy::Gate => {}
                 LinkedBy::Rejoin => out.push((track.clone(), format!("uncertain_link: {track} rejoined at {at:.1}"))),
-                LinkedBy::Split if rival.is_some() => {
-                    let (w, d, d_own) = rival.as_ref().map_or(("", 0.0, 0.0), |(w, d, o)| (w.as_str(), *d, *o));
+                LinkedBy::Split if let Some(Rival { visit: w, distance_m: d, own_distance_m: d_own }) = rival => {
                     let why = format!(
                         "uncertain_link: {track} split off at {at:.1} beside a member of visit {w} ({d:.2} m; own {d_own:.2} m)"
                     );
@@ -351,7 +363,7 @@ impl VisitBook {
     pub fn rival_of(&self, track: &TrackId) -> Option<&VisitId> {
         let v = self.visit_of(track)?;
         let i = v.members.iter().position(|m| m == track)?;
-        v.rival[i].as_ref().map(|r| &r.0)
+        v.rival[i].as_ref().map(|r| &r.visit)
     }
 
     fn join(&mut self, v: usize, id: &TrackId, how: LinkedBy, t: f64) {

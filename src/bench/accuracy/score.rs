@@ -7,12 +7,10 @@
 //! review rate, the money error of visits charged without review, and the
 //! visits charged wrongly with no review (the cost that matters most).
 
+use crate::fusion::policy::AGE_RESTRICTED;
 use crate::ids::Sku;
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The review reason of the age policy (see `fusion::policy`).
-const AGE_POLICY: &str = "age_restricted:";
 
 /// What the system did with one visit, beside what really happened.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -79,7 +77,7 @@ pub fn score(outcomes: &[VisitOutcome]) -> Score {
         s.exact_receipts += usize::from(o.exact());
         if o.reviewed {
             s.reviewed += 1;
-            s.reviewed_for_doubt += usize::from(o.reasons.iter().any(|r| !r.starts_with(AGE_POLICY)));
+            s.reviewed_for_doubt += usize::from(o.reasons.iter().any(|r| r.split(':').next() != Some(AGE_RESTRICTED)));
         } else {
             s.money_error_minor += (o.charged_minor - o.true_minor).abs();
             s.wrong_unflagged += usize::from(!o.exact());

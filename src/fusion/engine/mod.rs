@@ -6,7 +6,10 @@
 //! when something comes back to a shelf it does not belong on) and appends
 //! a cart event to that visit's ledger. When a visit closes at the exit it
 //! waits a grace period for late shelf events, then hands over the ledger
-//! and the reasons, if any, why staff should look at it first.
+//! and the reasons, if any, why staff should look at it first. Where it
+//! decided another product than the shelf booked, it hands out a stock
+//! correction; live, it forgets what is ten minutes old. What was taken
+//! (hand crops, the product) is in [`taken`].
 
 mod taken;
 
@@ -151,7 +154,8 @@ pub struct Fusion {
     closing: Vec<(VisitId, f64)>,
     handed_over: BTreeMap<VisitId, f64>,
     pub stats: FusionStats,
-    /// Every decided shelf event, in decision order.
+    /// Decided shelf events, in decision order: every one with
+    /// `keep_history`, else those of the last [`FORGET_AFTER_S`].
     pub decisions: Vec<EventDecision>,
     /// Keep each decision's full track evidence (for fitting; off live).
     pub keep_evidence: bool,
