@@ -3,6 +3,8 @@
 //! gate's scans (which account each party pays with):
 //!
 //! - [`attribute`]: the probability that each track's hand made a shelf event;
+//! - [`concurrent`]: two events at once on one gondola, scored together
+//!   (which of two shoppers reached into which plate);
 //! - [`items`]: what the hands held (hand crops against the product gallery),
 //!   weighing both who moved the item and which product it was;
 //! - [`visits`]: which tracks belong to which visit (joined at the gate,
@@ -16,6 +18,7 @@
 //! - [`live`]: that loop fed by MQTT and the gate inside `walkout serve`.
 
 pub mod attribute;
+pub mod concurrent;
 pub mod engine;
 pub mod items;
 pub mod ledger;

@@ -285,6 +285,7 @@ mod tests {
     fn decision(t: f64, visit: &str, p: f64, tracks: &[(&str, f64)]) -> EventDecision {
         EventDecision {
             t,
+            t_end: t + 0.5,
             gondola: 2,
             shelf: 1,
             plates: vec![3],
@@ -301,6 +302,7 @@ mod tests {
             hand_crops: 0,
             crop_ratio: 1.0,
             evidence: Vec::new(),
+            concurrent: None,
             tracks: tracks
                 .iter()
                 .map(|(id, d)| TrackScore {

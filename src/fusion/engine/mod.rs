@@ -11,8 +11,10 @@
 //! correction; live, it forgets what is ten minutes old. What was taken
 //! (hand crops, the product) is in [`taken`].
 
+mod concurrent;
 mod taken;
 
+use super::concurrent::ConcurrentParams;
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
 use super::items::{ItemParams, reweigh};
 use super::ledger;
@@ -32,6 +34,7 @@ const LIKELY_AUTHOR_P: f64 = 0.5;
 #[derive(Clone, Debug, PartialEq)]
 pub struct FusionParams {
     pub attribution: AttributionParams,
+    pub concurrent: ConcurrentParams,
     pub items: ItemParams,
     pub link: LinkParams,
     /// Shelf events settling this long after a visit closed still count (s).
@@ -51,6 +54,7 @@ impl Default for FusionParams {
     fn default() -> Self {
         Self {
             attribution: AttributionParams::default(),
+            concurrent: ConcurrentParams::default(),
             items: ItemParams::default(),
             link: LinkParams::default(),
             grace_s: 6.0,
@@ -94,6 +98,7 @@ const FORGET_EVERY_S: f64 = 60.0;
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct EventDecision {
     pub t: f64,
+    pub t_end: f64,
     pub gondola: u16,
     pub shelf: u16,
     /// The plates that changed, by number on the shelf.
@@ -117,6 +122,9 @@ pub struct EventDecision {
     pub crop_ratio: f64,
     /// The best-scoring tracks (up to three), with their hand evidence.
     pub tracks: Vec<super::attribute::TrackScore>,
+    /// Another event at the same time nearby, scored together with this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<concurrent::Concurrent>,
     /// Every track's hand series around the event, kept only when
     /// [`Fusion::keep_evidence`] is set (the accuracy bench fits on it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -273,8 +281,9 @@ impl Fusion {
         let (ready, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.pending).into_iter().partition(|e| now.is_none_or(|t| e.t_end + after <= t));
         self.pending = waiting;
-        for e in ready {
-            self.decide(e);
+        let mut ready = std::collections::VecDeque::from(ready);
+        while let Some(e) = ready.pop_front() {
+            self.decide(e, ready.make_contiguous());
         }
     }
 
@@ -303,18 +312,24 @@ impl Fusion {
     }
 
     fn plate_reaches(&self, e: &ShelfEvent) -> Vec<PlateReach> {
+        self.reaches_of(e.gondola, e.shelf, &e.plates)
+    }
+
+    fn reaches_of(&self, gondola: u16, shelf: u16, plates: &[u16]) -> Vec<PlateReach> {
         let height = self.params.attribution.reach_height_m;
-        e.plates
+        plates
             .iter()
-            .filter_map(|p| self.geometry.plate(&PlateId::new(e.gondola, e.shelf, *p)))
+            .filter_map(|p| self.geometry.plate(&PlateId::new(gondola, shelf, *p)))
             .map(|p| PlateReach::from_corners(&p.corners, height))
             .collect()
     }
 
-    fn decide(&mut self, e: ShelfEvent) {
+    /// Decides `e`; `rest` are the events ready with it, still to decide.
+    fn decide(&mut self, e: ShelfEvent, rest: &[ShelfEvent]) {
         let reaches = self.plate_reaches(&e);
         let seen = series(&self.history, &reaches, e.t, e.t_end, &self.params.attribution);
         let mut scores = score(&seen, &self.params.attribution);
+        let concurrent = self.score_with_concurrent(&e, &reaches, &mut scores, rest);
         let crop_ratios = self.weigh_hand_crops(&e, &mut scores);
         // Tracks of one visit pool their probability (a party shares one cart).
         // Tracks linked to no visit (a duplicate of someone's track, a ghost
@@ -336,6 +351,7 @@ impl Fusion {
         ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
         let mut record = EventDecision {
             t: e.t,
+            t_end: e.t_end,
             gondola: e.gondola,
             shelf: e.shelf,
             plates: e.plates.clone(),
@@ -352,6 +368,7 @@ impl Fusion {
             hand_crops: 0,
             crop_ratio: 1.0,
             tracks: scores.iter().take(3).cloned().collect(),
+            concurrent,
             evidence: if self.keep_evidence { seen } else { Vec::new() },
         };
         let others: Vec<(VisitId, f64)> = ranked.iter().skip(1).map(|(v, (p, _))| (v.clone(), *p)).collect();
