@@ -1,10 +1,11 @@
 //! Fusion's hard cases, each pinned on a small fixed scene in the demo
 //! store (gondola 2, shelf 2: yoghurts 157/158 g on plates 1-2, butters
 //! 255/256 g on plates 3-4): two shoppers reaching into neighbouring plates
-//! at once; a wrong-shelf return; a group handing an item over; near-equal
-//! weights resolved by the plate that moved; an event nobody can be tied to;
-//! and what hand crops settle: whose hand held the item, which of two
-//! products that weigh the same it was.
+//! at once (also when their wrists stray into each other's plates); a
+//! wrong-shelf return; a group handing an item over; near-equal weights
+//! resolved by the plate that moved; an event nobody can be tied to; and
+//! what hand crops settle: whose hand held the item, which of two products
+//! that weigh the same it was.
 
 use std::path::Path;
 use walkout::catalog::Catalog;
@@ -71,8 +72,11 @@ struct Scene {
 
 impl Scene {
     fn new() -> Self {
-        let c = catalog();
-        Self { fusion: Fusion::new(FusionParams::default(), &c, demo_layout::geometry()), closed: Vec::new() }
+        Self::with(FusionParams::default())
+    }
+
+    fn with(params: FusionParams) -> Self {
+        Self { fusion: Fusion::new(params, &catalog(), demo_layout::geometry()), closed: Vec::new() }
     }
 
     fn step(&mut self, t: f64, states: &[TrackState]) {
@@ -118,6 +122,43 @@ fn two_shoppers_reaching_into_neighbouring_plates_at_once_each_get_their_own_ite
     s.leave(20.0, &["a", "b"]);
     assert_eq!(skus(&s.cart("alice").0), vec![("DM-0050".into(), 1)]);
     assert_eq!(skus(&s.cart("bob").0), vec![("DM-0052".into(), 1)]);
+}
+
+#[test]
+fn two_shoppers_at_neighbouring_plates_whose_wrists_stray_into_each_others_are_told_apart_together() {
+    // Alice takes a yoghurt from plate 1 while Bob takes one from plate 2,
+    // right beside it (plates are 10 cm wide). Each wrist is read inside
+    // the other's plate now and then, so each event alone finds both hands
+    // in its plate. Scored together, Alice's hand is nearer plate 1 and
+    // Bob's nearer plate 2 over the touch: each gets their own, for sure.
+    let run = |params: FusionParams| {
+        let mut s = Scene::with(params);
+        s.enter(0.0, "alice", &["a"]);
+        s.enter(1.0, "bob", &["b"]);
+        let (c1, c2) = (hand_at(1), hand_at(2));
+        // A hand `f` of the way from plate 1's middle to plate 2's.
+        let between = |f: f64| [c1[0] + f * (c2[0] - c1[0]), c1[1], c1[2]];
+        let (alice_path, bob_path) = ([0.0, 0.1, 0.6, 0.0, 0.2], [1.0, 0.9, 0.4, 1.0, 0.8]);
+        for i in 0..30 {
+            let t = 10.0 + f64::from(i) * 0.1;
+            let (ha, hb) = (between(alice_path[i as usize % 5]), between(bob_path[i as usize % 5]));
+            s.step(t, &[state("a", c1[0], 2.5, vec![ha]), state("b", c2[0], 2.5, vec![hb])]);
+        }
+        s.fusion.shelf_event(event(10.5, &[1], -157.0, vec![candidate("DM-0050", 1, 0.97)]));
+        s.fusion.shelf_event(event(10.6, &[2], -158.0, vec![candidate("DM-0051", 1, 0.97)]));
+        s.step(14.0, &[state("a", c1[0], 2.5, vec![]), state("b", c2[0], 2.5, vec![])]);
+        s.leave(20.0, &["a", "b"]);
+        (s.cart("alice").0, s.cart("bob").0)
+    };
+    let (alice, bob) = run(FusionParams::default());
+    assert_eq!(skus(&alice), vec![("DM-0050".into(), 1)]);
+    assert_eq!(skus(&bob), vec![("DM-0051".into(), 1)]);
+    assert!(alice.min_confidence >= 0.9 && bob.min_confidence >= 0.9, "{alice:?} {bob:?}");
+    // One at a time (no event counts as concurrent), each is a doubt for staff.
+    let mut alone = FusionParams::default();
+    alone.concurrent.min_pair_p = f64::INFINITY;
+    let (alice, bob) = run(alone);
+    assert!(alice.min_confidence < 0.9 && bob.min_confidence < 0.9, "{alice:?} {bob:?}");
 }
 
 #[test]

@@ -27,7 +27,41 @@ pub struct Concurrent {
     pub share_after: f64,
 }
 
+/// Another event on an event's gondola about then: shelf, plates, start, end.
+type Other<'a> = (u16, &'a [u16], f64, f64);
+
 impl Fusion {
+    /// Whether `e`, otherwise ready, should wait (at most
+    /// `concurrent.wait_s`) for a concurrent event still to come: its two
+    /// likeliest tracks share the event closely enough to be re-split, and
+    /// no concurrent event has arrived yet. (The shelf reports an event
+    /// some seconds after it settles; a neighbour's can settle later.)
+    pub(super) fn awaits_concurrent(&self, e: &ShelfEvent) -> bool {
+        let params = &self.params.concurrent;
+        let reaches = self.plate_reaches(e);
+        let scores =
+            score(&series(&self.history, &reaches, e.t, e.t_end, &self.params.attribution), &self.params.attribution);
+        let doubtful =
+            scores.len() >= 2 && scores[1].p >= params.min_second_p && scores[0].p + scores[1].p >= params.min_pair_p;
+        doubtful && self.others_about(e, &[]).next().is_none()
+    }
+
+    /// Events on `e`'s gondola, not on its plates, starting within
+    /// `concurrent.within_s` of it: waiting, ready with it (`rest`), or
+    /// decided a moment ago.
+    fn others_about<'a>(&'a self, e: &'a ShelfEvent, rest: &'a [ShelfEvent]) -> impl Iterator<Item = Other<'a>> + 'a {
+        let within_s = self.params.concurrent.within_s;
+        let waiting = rest.iter().chain(&self.pending).filter(|o| o.gondola == e.gondola);
+        let decided = self.decisions.iter().rev().take_while(|d| d.t >= e.t - 60.0).filter(|d| d.gondola == e.gondola);
+        waiting
+            .map(|o| (o.shelf, o.plates.as_slice(), o.t, o.t_end))
+            .chain(decided.map(|d| (d.shelf, d.plates.as_slice(), d.t, d.t_end)))
+            .filter(move |(shelf, plates, t, _)| {
+                let overlaps = *shelf == e.shelf && plates.iter().any(|p| e.plates.contains(p));
+                !overlaps && (t - e.t).abs() <= within_s
+            })
+    }
+
     /// Re-splits `scores` (of `e`, best first) by a concurrent event, if
     /// there is one; returns it for the record.
     pub(super) fn score_with_concurrent(
@@ -44,19 +78,8 @@ impl Fusion {
             return None;
         }
         let (a, b) = (first.track.clone(), second.track.clone());
-        // Another event on the gondola, not on this event's plates, about then.
-        let concurrent = |shelf: u16, plates: &[u16], t: f64| {
-            let overlaps = shelf == e.shelf && plates.iter().any(|p| e.plates.contains(p));
-            !overlaps && (t - e.t).abs() <= params.within_s
-        };
-        let waiting = rest.iter().chain(&self.pending).filter(|o| o.gondola == e.gondola);
-        let decided = self.decisions.iter().rev().take_while(|d| d.t >= e.t - 60.0).filter(|d| d.gondola == e.gondola);
-        let others = waiting
-            .map(|o| (o.shelf, o.plates.as_slice(), o.t, o.t_end))
-            .chain(decided.map(|d| (d.shelf, d.plates.as_slice(), d.t, d.t_end)))
-            .filter(|(shelf, plates, t, _)| concurrent(*shelf, plates, *t));
         let mut found: Option<Concurrent> = None;
-        for (shelf, plates, t, t_end) in others {
+        for (shelf, plates, t, t_end) in self.others_about(e, rest) {
             let their_reaches = self.reaches_of(e.gondola, shelf, plates);
             let attribution = &self.params.attribution;
             let theirs = score(&series(&self.history, &their_reaches, t, t_end, attribution), attribution);

@@ -14,8 +14,8 @@
 mod concurrent;
 mod taken;
 
-use super::concurrent::ConcurrentParams;
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
+use super::concurrent::ConcurrentParams;
 use super::items::{ItemParams, reweigh};
 use super::ledger;
 use super::visits::{LinkParams, VisitBook, VisitLinks};
@@ -278,10 +278,18 @@ impl Fusion {
     /// Decides the pending events whose track window has passed (all when `now` is None).
     fn settle_events(&mut self, now: Option<f64>) {
         let after = self.params.attribution.after_s.max(self.params.items.window_s);
+        let wait = self.params.concurrent.wait_s;
+        let is_ready: Vec<bool> = (self.pending.iter())
+            .map(|e| match now {
+                None => true,
+                Some(t) if t < e.t_end + after => false,
+                Some(t) => t >= e.t_end + after + wait || !self.awaits_concurrent(e),
+            })
+            .collect();
         let (ready, waiting): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.pending).into_iter().partition(|e| now.is_none_or(|t| e.t_end + after <= t));
-        self.pending = waiting;
-        let mut ready = std::collections::VecDeque::from(ready);
+            std::mem::take(&mut self.pending).into_iter().zip(is_ready).partition(|(_, ready)| *ready);
+        self.pending = waiting.into_iter().map(|(e, _)| e).collect();
+        let mut ready: std::collections::VecDeque<ShelfEvent> = ready.into_iter().map(|(e, _)| e).collect();
         while let Some(e) = ready.pop_front() {
             self.decide(e, ready.make_contiguous());
         }
