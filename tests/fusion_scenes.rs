@@ -131,7 +131,9 @@ fn two_shoppers_at_neighbouring_plates_whose_wrists_stray_into_each_others_are_t
     // the other's plate now and then, so each event alone finds both hands
     // in its plate. Scored together, Alice's hand is nearer plate 1 and
     // Bob's nearer plate 2 over the touch: each gets their own, for sure.
-    let run = |params: FusionParams| {
+    // With `bob_reported_late`, the shelf reports Bob's event after
+    // Alice's would have been decided (a neighbour's can settle later).
+    let run = |params: FusionParams, bob_reported_late: bool| {
         let mut s = Scene::with(params);
         s.enter(0.0, "alice", &["a"]);
         s.enter(1.0, "bob", &["b"]);
@@ -144,21 +146,33 @@ fn two_shoppers_at_neighbouring_plates_whose_wrists_stray_into_each_others_are_t
             let (ha, hb) = (between(alice_path[i as usize % 5]), between(bob_path[i as usize % 5]));
             s.step(t, &[state("a", c1[0], 2.5, vec![ha]), state("b", c2[0], 2.5, vec![hb])]);
         }
+        let away = [state("a", c1[0], 2.5, vec![]), state("b", c2[0], 2.5, vec![])];
         s.fusion.shelf_event(event(10.5, &[1], -157.0, vec![candidate("DM-0050", 1, 0.97)]));
+        if bob_reported_late {
+            // Alice's event ended at 12.0: alone, it would be decided at 15.0.
+            s.step(15.5, &away);
+        }
         s.fusion.shelf_event(event(10.6, &[2], -158.0, vec![candidate("DM-0051", 1, 0.97)]));
-        s.step(14.0, &[state("a", c1[0], 2.5, vec![]), state("b", c2[0], 2.5, vec![])]);
+        s.step(16.0, &away);
         s.leave(20.0, &["a", "b"]);
         (s.cart("alice").0, s.cart("bob").0)
     };
-    let (alice, bob) = run(FusionParams::default());
-    assert_eq!(skus(&alice), vec![("DM-0050".into(), 1)]);
-    assert_eq!(skus(&bob), vec![("DM-0051".into(), 1)]);
-    assert!(alice.min_confidence >= 0.9 && bob.min_confidence >= 0.9, "{alice:?} {bob:?}");
+    for late in [false, true] {
+        let (alice, bob) = run(FusionParams::default(), late);
+        assert_eq!(skus(&alice), vec![("DM-0050".into(), 1)], "late {late}");
+        assert_eq!(skus(&bob), vec![("DM-0051".into(), 1)], "late {late}");
+        assert!(alice.min_confidence >= 0.9 && bob.min_confidence >= 0.9, "late {late}: {alice:?} {bob:?}");
+    }
     // One at a time (no event counts as concurrent), each is a doubt for staff.
     let mut alone = FusionParams::default();
     alone.concurrent.min_pair_p = f64::INFINITY;
-    let (alice, bob) = run(alone);
+    let (alice, bob) = run(alone, false);
     assert!(alice.min_confidence < 0.9 && bob.min_confidence < 0.9, "{alice:?} {bob:?}");
+    // Not waiting for Bob's late report, Alice's event is decided alone.
+    let mut no_wait = FusionParams::default();
+    no_wait.concurrent.wait_s = 0.0;
+    let (alice, _) = run(no_wait, true);
+    assert!(alice.min_confidence < 0.9, "{alice:?}");
 }
 
 #[test]
