@@ -3,7 +3,8 @@
 //! 255/256 g on plates 3-4): two shoppers reaching into neighbouring plates
 //! at once (also when their wrists stray into each other's plates); a
 //! wrong-shelf return; a group handing an item over; near-equal weights
-//! resolved by the plate that moved; an event nobody can be tied to; and
+//! resolved by the plate that moved; two shoppers' hands in one plate as it
+//! loses several units; an event nobody can be tied to; and
 //! what hand crops settle: whose hand held the item, which of two products
 //! that weigh the same it was.
 
@@ -173,6 +174,42 @@ fn two_shoppers_at_neighbouring_plates_whose_wrists_stray_into_each_others_are_t
     no_wait.concurrent.wait_s = 0.0;
     let (alice, _) = run(no_wait, true);
     assert!(alice.min_confidence < 0.9, "{alice:?}");
+}
+
+#[test]
+fn two_yoghurts_taken_while_another_shoppers_hand_was_in_the_plate_send_both_visits_to_review() {
+    // Alice's hand stays in plate 1 while it loses two yoghurts; Bob's
+    // hovers 8 cm beside its edge and dips in for two frames. Alice took them
+    // (p >= 0.9) as far as the hands say, but one of the two may be Bob's:
+    // two hands' units merge into one event. Both receipts go to staff.
+    let run = |params: FusionParams| {
+        let mut s = Scene::with(params);
+        s.enter(0.0, "alice", &["a"]);
+        s.enter(1.0, "bob", &["b"]);
+        let p1 = hand_at(1);
+        for i in 0..30 {
+            let t = 10.0 + f64::from(i) * 0.1;
+            let dip = i == 16 || i == 17;
+            let hb = if dip { p1 } else { [p1[0] + 0.13, p1[1], p1[2]] };
+            s.step(t, &[state("a", p1[0], 2.5, vec![p1]), state("b", p1[0] + 0.4, 2.5, vec![hb])]);
+        }
+        s.fusion.shelf_event(event(10.5, &[1], -314.0, vec![candidate("DM-0050", 2, 0.97)]));
+        s.step(16.0, &[state("a", p1[0], 2.5, vec![]), state("b", p1[0] + 0.4, 2.5, vec![])]);
+        s.leave(20.0, &["a", "b"]);
+        let p_visit = s.fusion.decisions.last().map(|d| d.p_visit);
+        (s.cart("alice"), s.cart("bob").1, p_visit)
+    };
+    let ((alice, alice_flags), bob_flags, p_visit) = run(FusionParams::default());
+    assert_eq!(skus(&alice), vec![("DM-0050".into(), 2)]);
+    assert!(p_visit.is_some_and(|p| p >= 0.9), "the hands alone say Alice: {p_visit:?}");
+    for flags in [&alice_flags, &bob_flags] {
+        assert!(flags.iter().any(|f| f.starts_with("shared_reach")), "{flags:?}");
+    }
+    // Without the rule, Bob's visit would be charged as it stands.
+    let mut no_rule = FusionParams::default();
+    no_rule.concurrent.shared_min_qty = u32::MAX;
+    let (_, bob_flags, _) = run(no_rule);
+    assert!(bob_flags.is_empty(), "{bob_flags:?}");
 }
 
 #[test]

@@ -47,6 +47,13 @@ pub struct ConcurrentParams {
     /// reports an event seconds after it settles, and of two at once the
     /// other settled up to 1.7 s later in 95 % of the simulator's pairs.
     pub wait_s: f64,
+    /// Two hands in one plate: an event of at least `shared_min_qty` units
+    /// while another visit's track, at least `shared_min_p` likely, had a
+    /// hand within `shared_hand_m` of the plates and no event of its own
+    /// then, may be two shoppers' units merged into one event.
+    pub shared_min_qty: u32,
+    pub shared_min_p: f64,
+    pub shared_hand_m: f64,
 }
 
 impl Default for ConcurrentParams {
@@ -61,6 +68,9 @@ impl Default for ConcurrentParams {
             min_samples: 6,
             min_second_p: 0.02,
             wait_s: 2.0,
+            shared_min_qty: 2,
+            shared_min_p: 0.01,
+            shared_hand_m: 0.02,
         }
     }
 }

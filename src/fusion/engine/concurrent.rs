@@ -3,12 +3,14 @@
 //! it, or decided a moment ago) whose two likeliest tracks are this
 //! event's two is looked for; the two tracks' probability for this event
 //! is then split between them by which way round their hands say they
-//! reached ([`crate::fusion::concurrent`]).
+//! reached ([`crate::fusion::concurrent`]). Also: several units taken while
+//! another visit's shopper had a hand in the plate, which may be two
+//! shoppers' units merged into one event.
 
 use super::Fusion;
 use crate::fusion::attribute::{PlateReach, TrackScore, score, series};
 use crate::fusion::concurrent::{resplit, share, swap_statistic};
-use crate::ids::TrackId;
+use crate::ids::{TrackId, VisitId};
 use crate::shelf::pipeline::ShelfEvent;
 
 /// The other event an event was scored with, for the record.
@@ -110,5 +112,39 @@ impl Fusion {
         let found = found?;
         resplit(scores, &a, &b, found.share_after);
         Some(found)
+    }
+
+    /// An event of several units while a track of another visit than the
+    /// one it went to had a hand in the plates (and no concurrent event of
+    /// its own to explain it): that track and its visit. Two shoppers
+    /// taking from one plate together make one event of both their units.
+    pub(super) fn shared_reach(
+        &self,
+        e: &ShelfEvent,
+        scores: &[TrackScore],
+        (visit, qty): (&VisitId, u32),
+        rest: &[ShelfEvent],
+    ) -> Option<(TrackId, VisitId)> {
+        let params = &self.params.concurrent;
+        if qty < params.shared_min_qty {
+            return None;
+        }
+        let near = |s: &&TrackScore| s.p >= params.shared_min_p && s.hand_distance_m.is_some_and(|d| d <= params.shared_hand_m);
+        scores
+            .iter()
+            .filter(near)
+            .filter_map(|s| Some((s, self.book.visit_of(&s.track)?.id.clone())))
+            .filter(|(_, v)| v != visit)
+            .find(|(s, _)| !self.leads_another(e, &s.track, rest))
+            .map(|(s, v)| (s.track.clone(), v))
+    }
+
+    /// Whether `track` is the likeliest author of another event about `e`.
+    fn leads_another(&self, e: &ShelfEvent, track: &TrackId, rest: &[ShelfEvent]) -> bool {
+        let attribution = &self.params.attribution;
+        self.others_about(e, rest).any(|(shelf, plates, t, t_end)| {
+            let reaches = self.reaches_of(e.gondola, shelf, plates);
+            score(&series(&self.history, &reaches, t, t_end, attribution), attribution).first().is_some_and(|s| &s.track == track)
+        })
     }
 }

@@ -460,6 +460,16 @@ impl Fusion {
             return;
         };
         self.stock_corrections.extend(e.booked.iter().flat_map(|b| b.replaced_by(&sku, qty)));
+        if let Some((other_track, other)) = self.shared_reach(&e, &scores, (&visit, qty), rest) {
+            // Both receipts may hold the wrong share of the units: staff see both.
+            let note = format!(
+                "shared_reach: {}.{} at {:.1}: {other_track}'s hand was in the plate as {qty} units went",
+                e.gondola, e.shelf, e.t
+            );
+            for v in [visit.clone(), other].into_iter().filter(|v| !self.handed_over.contains_key(v)) {
+                self.flags.entry(v).or_default().push(note.clone());
+            }
+        }
         (record.sku, record.qty, record.p_product) = (Some(sku.clone()), qty, p_product);
         self.decisions.push(record);
         let kind = if e.delta_g < 0.0 { CartEventKind::Pick } else { CartEventKind::PutBack };
