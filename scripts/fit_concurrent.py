@@ -28,7 +28,7 @@ import json
 import math
 
 # As in ConcurrentParams::default().
-WITHIN_S = 1.5
+WITHIN_S = 2.0
 BEFORE_S = 0.2
 AFTER_S = 1.0
 CAP_M = 0.3

@@ -45,7 +45,7 @@ pub struct ConcurrentParams {
     pub min_second_p: f64,
     /// ...at most this long (s) beyond when it would be decided. The shelf
     /// reports an event seconds after it settles, and of two at once the
-    /// other settled up to 1.7 s later in 95 % of the simulator's pairs.
+    /// other settled up to 2.2 s later in 95 % of the simulator's pairs.
     pub wait_s: f64,
     /// Two hands in one plate: an event of at least `shared_min_qty` units
     /// while another visit's track, at least `shared_min_p` likely, had a
@@ -59,7 +59,7 @@ pub struct ConcurrentParams {
 impl Default for ConcurrentParams {
     fn default() -> Self {
         Self {
-            within_s: 1.5,
+            within_s: 2.0,
             before_s: 0.2,
             after_s: 1.0,
             cap_m: 0.3,
@@ -67,7 +67,7 @@ impl Default for ConcurrentParams {
             min_pair_p: 0.8,
             min_samples: 6,
             min_second_p: 0.02,
-            wait_s: 2.0,
+            wait_s: 2.5,
             shared_min_qty: 2,
             shared_min_p: 0.01,
             shared_hand_m: 0.02,

@@ -35,8 +35,8 @@ type Other<'a> = (u16, &'a [u16], f64, f64);
 impl Fusion {
     /// Whether `e`, otherwise ready, should wait (at most
     /// `concurrent.wait_s`) for a concurrent event still to come: its two
-    /// likeliest tracks share the event closely enough to be re-split, and
-    /// no concurrent event has arrived yet. (The shelf reports an event
+    /// likeliest tracks could be re-split (the runner-up holds enough of it
+    /// to matter), and no concurrent event of the same two has arrived yet. (The shelf reports an event
     /// some seconds after it settles; a neighbour's can settle later.)
     pub(super) fn awaits_concurrent(&self, e: &ShelfEvent) -> bool {
         let params = &self.params.concurrent;
@@ -45,7 +45,7 @@ impl Fusion {
             score(&series(&self.history, &reaches, e.t, e.t_end, &self.params.attribution), &self.params.attribution);
         let doubtful =
             scores.len() >= 2 && scores[1].p >= params.min_second_p && scores[0].p + scores[1].p >= params.min_pair_p;
-        doubtful && self.others_about(e, &[]).next().is_none()
+        doubtful && self.find_concurrent(e, &reaches, &scores, &[]).is_none()
     }
 
     /// Events on `e`'s gondola, not on its plates, starting within
@@ -73,45 +73,60 @@ impl Fusion {
         scores: &mut [TrackScore],
         rest: &[ShelfEvent],
     ) -> Option<Concurrent> {
+        let found = self.find_concurrent(e, reaches, scores, rest)?;
+        let [a, b] = &found.tracks;
+        resplit(scores, a, b, found.share_after);
+        Some(found)
+    }
+
+    /// The concurrent event nearest in time to `e` whose two likeliest
+    /// tracks are `e`'s two (`scores`, best first), each pair holding at
+    /// least `min_pair_p` of its event, with enough hand samples; and what
+    /// the swap statistic says of it.
+    fn find_concurrent(
+        &self,
+        e: &ShelfEvent,
+        reaches: &[PlateReach],
+        scores: &[TrackScore],
+        rest: &[ShelfEvent],
+    ) -> Option<Concurrent> {
         let params = &self.params.concurrent;
         let (first, second) = (scores.first()?, scores.get(1)?);
         let pair_p = first.p + second.p;
         if pair_p < params.min_pair_p {
             return None;
         }
-        let (a, b) = (first.track.clone(), second.track.clone());
+        let (a, b) = (&first.track, &second.track);
         let mut found: Option<Concurrent> = None;
         for (shelf, plates, t, t_end) in self.others_about(e, rest) {
+            if found.as_ref().is_some_and(|f| (f.t - e.t).abs() <= (t - e.t).abs()) {
+                continue;
+            }
             let their_reaches = self.reaches_of(e.gondola, shelf, plates);
             let attribution = &self.params.attribution;
             let theirs = score(&series(&self.history, &their_reaches, t, t_end, attribution), attribution);
-            let same_two = theirs.len() >= 2 && theirs[..2].iter().all(|s| s.track == a || s.track == b);
+            let same_two = theirs.len() >= 2 && theirs[..2].iter().all(|s| &s.track == a || &s.track == b);
             if !same_two || theirs[0].p + theirs[1].p < params.min_pair_p {
                 continue;
             }
             let window = (e.t.min(t) - params.before_s, e.t.max(t) + params.after_s);
-            let Some((statistic_m2, samples)) =
-                swap_statistic(&self.history, (&a, &b), (reaches, &their_reaches), window, params.cap_m)
-            else {
-                continue;
-            };
-            let nearer = found.as_ref().is_none_or(|f| (t - e.t).abs() < (f.t - e.t).abs());
-            if samples >= params.min_samples && nearer {
-                found = Some(Concurrent {
-                    t,
-                    shelf,
-                    plates: plates.to_vec(),
-                    tracks: [a.clone(), b.clone()],
-                    statistic_m2,
-                    samples,
-                    share_before: first.p / pair_p,
-                    share_after: share(statistic_m2, params.scale_per_m2),
-                });
+            match swap_statistic(&self.history, (a, b), (reaches, &their_reaches), window, params.cap_m) {
+                Some((statistic_m2, samples)) if samples >= params.min_samples => {
+                    found = Some(Concurrent {
+                        t,
+                        shelf,
+                        plates: plates.to_vec(),
+                        tracks: [a.clone(), b.clone()],
+                        statistic_m2,
+                        samples,
+                        share_before: first.p / pair_p,
+                        share_after: share(statistic_m2, params.scale_per_m2),
+                    });
+                }
+                _ => {}
             }
         }
-        let found = found?;
-        resplit(scores, &a, &b, found.share_after);
-        Some(found)
+        found
     }
 
     /// An event of several units while a track of another visit than the
@@ -129,7 +144,9 @@ impl Fusion {
         if qty < params.shared_min_qty {
             return None;
         }
-        let near = |s: &&TrackScore| s.p >= params.shared_min_p && s.hand_distance_m.is_some_and(|d| d <= params.shared_hand_m);
+        let near = |s: &&TrackScore| {
+            s.p >= params.shared_min_p && s.hand_distance_m.is_some_and(|d| d <= params.shared_hand_m)
+        };
         scores
             .iter()
             .filter(near)
@@ -144,7 +161,9 @@ impl Fusion {
         let attribution = &self.params.attribution;
         self.others_about(e, rest).any(|(shelf, plates, t, t_end)| {
             let reaches = self.reaches_of(e.gondola, shelf, plates);
-            score(&series(&self.history, &reaches, t, t_end, attribution), attribution).first().is_some_and(|s| &s.track == track)
+            score(&series(&self.history, &reaches, t, t_end, attribution), attribution)
+                .first()
+                .is_some_and(|s| &s.track == track)
         })
     }
 }
