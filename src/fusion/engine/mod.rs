@@ -9,7 +9,10 @@
 //! and the reasons, if any, why staff should look at it first. Where it
 //! decided another product than the shelf booked, it hands out a stock
 //! correction; live, it forgets what is ten minutes old. What was taken
-//! (hand crops, the product) is in [`taken`].
+//! (hand crops, the product) is in [`taken`]; two events at once on one
+//! gondola, scored together (and an event that waits for its mate), and
+//! several units taken with another shopper's hand in the plate, in
+//! [`concurrent`].
 
 mod concurrent;
 mod taken;
@@ -275,11 +278,15 @@ impl Fusion {
         self.hand_over(f64::INFINITY)
     }
 
-    /// Decides the pending events whose track window has passed (all when `now` is None).
+    /// Decides the pending events whose track window has passed (all when
+    /// `now` is None); one that a concurrent event still to come could
+    /// change waits for it a little longer ([`Fusion::awaits_concurrent`]).
     fn settle_events(&mut self, now: Option<f64>) {
         let after = self.params.attribution.after_s.max(self.params.items.window_s);
         let wait = self.params.concurrent.wait_s;
-        let is_ready: Vec<bool> = (self.pending.iter())
+        let is_ready: Vec<bool> = self
+            .pending
+            .iter()
             .map(|e| match now {
                 None => true,
                 Some(t) if t < e.t_end + after => false,
