@@ -161,7 +161,9 @@ mod tests {
         track(&mut h, "b", &[0.15, 0.11, 0.08, 0.17, 0.13]);
         let (a, b) = (TrackId::from("a"), TrackId::from("b"));
         let window = (99.8, 101.5);
-        let (s, n) = swap_statistic(&h, (&a, &b), (&[left.clone()], &[right.clone()]), window, 0.3).unwrap();
+        let (s, n) =
+            swap_statistic(&h, (&a, &b), (std::slice::from_ref(&left), std::slice::from_ref(&right)), window, 0.3)
+                .unwrap();
         assert_eq!(n, 30);
         assert!(s < 0.0, "a did the left one: {s}");
         assert!(share(s, 1000.0) > 0.9, "{}", share(s, 1000.0));
