@@ -139,15 +139,19 @@ mod tests {
         (plate(0.0), plate(0.1))
     }
 
-    /// Samples at 10 Hz from t = 100 whose hand x cycles through `xs`
-    /// (y 0.1 into the shelf, z 1.1).
-    fn track(h: &mut TrackHistory, id: &str, xs: &[f64]) {
-        for i in 0..15 {
-            let x = xs[i % xs.len()];
-            let sample =
-                TrackSample { t: 100.0 + i as f64 * 0.1, x, y: -0.5, hands: vec![[x, 0.1, 1.1]], crops: vec![] };
-            h.push(&TrackId::from(id), sample);
+    /// Tracks `a` and `b`, sampled at 10 Hz from t = 100 for 1.5 s, each
+    /// hand's x cycling through its list (y 0.1 into the shelf, z 1.1).
+    fn history(a_xs: &[f64], b_xs: &[f64]) -> TrackHistory {
+        let mut h = TrackHistory::default();
+        for (id, xs) in [("a", a_xs), ("b", b_xs)] {
+            for i in 0..15 {
+                let x = xs[i % xs.len()];
+                let sample =
+                    TrackSample { t: 100.0 + i as f64 * 0.1, x, y: -0.5, hands: vec![[x, 0.1, 1.1]], crops: vec![] };
+                h.push(&TrackId::from(id), sample);
+            }
         }
+        h
     }
 
     #[test]
@@ -156,9 +160,7 @@ mod tests {
         // read inside the other plate now and then (x 0.12 for a, 0.08 for
         // b), so each event alone finds both hands at distance zero.
         let (left, right) = plates();
-        let mut h = TrackHistory::default();
-        track(&mut h, "a", &[0.05, 0.09, 0.12, 0.03, 0.07]);
-        track(&mut h, "b", &[0.15, 0.11, 0.08, 0.17, 0.13]);
+        let h = history(&[0.05, 0.09, 0.12, 0.03, 0.07], &[0.15, 0.11, 0.08, 0.17, 0.13]);
         let (a, b) = (TrackId::from("a"), TrackId::from("b"));
         let window = (99.8, 101.5);
         let (s, n) =
@@ -176,9 +178,7 @@ mod tests {
     #[test]
     fn no_hands_in_the_window_gives_no_statistic() {
         let (left, right) = plates();
-        let mut h = TrackHistory::default();
-        track(&mut h, "a", &[0.05]);
-        track(&mut h, "b", &[0.15]);
+        let h = history(&[0.05], &[0.15]);
         let (a, b) = (TrackId::from("a"), TrackId::from("b"));
         assert!(swap_statistic(&h, (&a, &b), (&[left], &[right]), (200.0, 201.0), 0.3).is_none());
     }
@@ -186,9 +186,7 @@ mod tests {
     #[test]
     fn a_far_misplaced_wrist_counts_no_more_than_the_cap() {
         let (left, right) = plates();
-        let mut h = TrackHistory::default();
-        track(&mut h, "a", &[0.05]);
-        track(&mut h, "b", &[0.15]);
+        let mut h = history(&[0.05], &[0.15]);
         h.push(
             &TrackId::from("a"),
             TrackSample { t: 101.45, x: 5.0, y: -0.5, hands: vec![[5.0, 0.1, 1.1]], crops: vec![] },
