@@ -133,12 +133,24 @@ fn two_shoppers_at_neighbouring_plates_whose_wrists_stray_into_each_others_are_t
     // in its plate. Scored together, Alice's hand is nearer plate 1 and
     // Bob's nearer plate 2 over the touch: each gets their own, for sure.
     // With `bob_reported_late`, the shelf reports Bob's event after
-    // Alice's would have been decided (a neighbour's can settle later).
-    let run = |params: FusionParams, bob_reported_late: bool| {
+    // Alice's would have been decided (a neighbour's can settle later);
+    // with `carol_before`, Carol takes something from plate 8 of the same
+    // shelf 1.8 s before Alice: an event nearby, but not Bob's.
+    let run = |params: FusionParams, bob_reported_late: bool, carol_before: bool| {
         let mut s = Scene::with(params);
         s.enter(0.0, "alice", &["a"]);
         s.enter(1.0, "bob", &["b"]);
         let (c1, c2) = (hand_at(1), hand_at(2));
+        if carol_before {
+            s.enter(2.0, "carol", &["c"]);
+            let p8 = hand_at(8);
+            for i in 0..20 {
+                let t = 8.0 + f64::from(i) * 0.1;
+                let others = [state("a", c1[0], 2.5, vec![]), state("b", c2[0], 2.5, vec![])];
+                s.step(t, &[state("c", p8[0], 2.5, vec![p8]), others[0].clone(), others[1].clone()]);
+            }
+            s.fusion.shelf_event(event(8.7, &[8], -255.0, vec![candidate("DM-0052", 1, 0.97)]));
+        }
         // A hand `f` of the way from plate 1's middle to plate 2's.
         let between = |f: f64| [c1[0] + f * (c2[0] - c1[0]), c1[1], c1[2]];
         let (alice_path, bob_path) = ([0.0, 0.1, 0.6, 0.0, 0.2], [1.0, 0.9, 0.4, 1.0, 0.8]);
@@ -158,21 +170,21 @@ fn two_shoppers_at_neighbouring_plates_whose_wrists_stray_into_each_others_are_t
         s.leave(20.0, &["a", "b"]);
         (s.cart("alice").0, s.cart("bob").0)
     };
-    for late in [false, true] {
-        let (alice, bob) = run(FusionParams::default(), late);
-        assert_eq!(skus(&alice), vec![("DM-0050".into(), 1)], "late {late}");
-        assert_eq!(skus(&bob), vec![("DM-0051".into(), 1)], "late {late}");
-        assert!(alice.min_confidence >= 0.9 && bob.min_confidence >= 0.9, "late {late}: {alice:?} {bob:?}");
+    for (late, carol) in [(false, false), (true, false), (true, true)] {
+        let (alice, bob) = run(FusionParams::default(), late, carol);
+        assert_eq!(skus(&alice), vec![("DM-0050".into(), 1)], "late {late}, carol {carol}");
+        assert_eq!(skus(&bob), vec![("DM-0051".into(), 1)], "late {late}, carol {carol}");
+        assert!(alice.min_confidence >= 0.9 && bob.min_confidence >= 0.9, "{late} {carol}: {alice:?} {bob:?}");
     }
     // One at a time (no event counts as concurrent), each is a doubt for staff.
     let mut alone = FusionParams::default();
     alone.concurrent.min_pair_p = f64::INFINITY;
-    let (alice, bob) = run(alone, false);
+    let (alice, bob) = run(alone, false, false);
     assert!(alice.min_confidence < 0.9 && bob.min_confidence < 0.9, "{alice:?} {bob:?}");
     // Not waiting for Bob's late report, Alice's event is decided alone.
     let mut no_wait = FusionParams::default();
     no_wait.concurrent.wait_s = 0.0;
-    let (alice, _) = run(no_wait, true);
+    let (alice, _) = run(no_wait, true, false);
     assert!(alice.min_confidence < 0.9, "{alice:?}");
 }
 
