@@ -457,6 +457,32 @@ fn two_products_the_weight_cannot_tell_apart_are_told_apart_by_the_hand_crop() {
 }
 
 #[test]
+fn a_butter_returned_to_a_wrong_shelf_is_told_from_its_look_alike_by_the_hand_that_carried_it() {
+    // Lee holds a salted (255 g) and an unsalted (256 g) butter and puts one
+    // back on the yoghurt plate: the shelf offers nothing Lee holds, and the
+    // weight fits either butter. Lee's hand showed salted on the way back.
+    let mut s = Scene::new();
+    s.enter(0.0, "lee", &["l"]);
+    let (p1, p3, p4) = (hand_at(1), hand_at(3), hand_at(4));
+    s.step(10.0, &[state("l", p3[0], 2.5, vec![p3])]);
+    s.fusion.shelf_event(event(10.0, &[3], -255.0, vec![candidate("DM-0052", 1, 0.98)]));
+    s.step(12.0, &[state("l", p4[0], 2.5, vec![p4])]);
+    s.fusion.shelf_event(event(12.0, &[4], -256.0, vec![candidate("DM-0053", 1, 0.98)]));
+    s.step(15.0, &[state("l", p4[0], 2.5, vec![])]);
+    s.step(27.0, &[holding("l", p1[0], 2.5, "DM-0052")]);
+    s.step(27.1, &[holding("l", p1[0], 2.5, "DM-0052")]);
+    s.step(30.0, &[state("l", p1[0], 2.5, vec![p1])]);
+    s.fusion.shelf_event(event(30.0, &[1], 255.5, vec![candidate("DM-0050", 2, 0.01)]));
+    s.step(33.0, &[state("l", p1[0], 2.5, vec![])]);
+    s.leave(40.0, &["l"]);
+    let (cart, flags) = s.cart("lee");
+    assert_eq!(skus(&cart), vec![("DM-0053".into(), 1)], "the salted one came back");
+    assert!(cart.min_confidence >= 0.9 && flags.is_empty(), "{} {flags:?}", cart.min_confidence);
+    let back = s.fusion.decisions.iter().find(|d| d.t == 30.0).unwrap();
+    assert_eq!((back.hand_crops, back.crop_ratio > 10.0), (2, true), "{back:?}");
+}
+
+#[test]
 fn a_store_running_all_day_forgets_old_visits_and_decisions_but_not_a_shopper_still_inside() {
     let mut s = Scene::new();
     s.enter(0.0, "dora", &["d"]);

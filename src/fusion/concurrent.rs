@@ -70,7 +70,7 @@ impl Default for ConcurrentParams {
             wait_s: 2.5,
             shared_min_qty: 2,
             shared_min_p: 0.01,
-            shared_hand_m: 0.02,
+            shared_hand_m: 0.05,
         }
     }
 }

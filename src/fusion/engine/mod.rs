@@ -19,7 +19,7 @@ mod taken;
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
 use super::concurrent::ConcurrentParams;
-use super::items::{ItemParams, reweigh};
+use super::items::ItemParams;
 use super::ledger;
 use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
@@ -421,13 +421,10 @@ impl Fusion {
         self.stats.attributed += 1;
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
         let actor = crop_ratios.get(&track);
-        // Where the weights tell the products apart, crops do not overrule them.
-        let unsure = e.ambiguous || e.candidates.first().is_none_or(|c| c.p < self.params.contest_below_p);
-        let candidates = reweigh(&e.candidates, actor.filter(|_| unsure).map(|a| &a.1));
-        let decided = self.product(&e, &candidates, &held);
-        if let (Some((n, ratios)), Some((sku, _, _))) = (actor, &decided) {
+        let decided = self.product(&e, &held, &track);
+        if let (Some((n, _)), Some((sku, _, _))) = (actor, &decided) {
             record.hand_crops = *n;
-            record.crop_ratio = ratios.get(sku).copied().unwrap_or(1.0);
+            record.crop_ratio = self.crop_ratios(&e, &track, std::iter::once(sku))[sku];
         }
         if p_visit < self.params.contest_below_p {
             // Any other plausible visit may be the one who took it: their

@@ -5,8 +5,8 @@
 
 use super::{CropRatios, Fusion};
 use crate::fusion::attribute::TrackScore;
-use crate::fusion::items::{crops_in_window, holding_ratio};
-use crate::ids::Sku;
+use crate::fusion::items::{crops_in_window, holding_ratio, reweigh};
+use crate::ids::{Sku, TrackId};
 use crate::shelf::inference::Candidate;
 use crate::shelf::pipeline::ShelfEvent;
 use std::collections::BTreeMap;
@@ -60,28 +60,54 @@ impl Fusion {
         out
     }
 
+    /// The actor's hand crops around `e` and their likelihood ratio for each of `skus`.
+    pub(super) fn crop_ratios<'a>(
+        &self,
+        e: &ShelfEvent,
+        actor: &TrackId,
+        skus: impl Iterator<Item = &'a Sku>,
+    ) -> BTreeMap<Sku, f64> {
+        let params = &self.params.items;
+        let crops = crops_in_window(&self.history, actor, e.t, e.t_end, e.delta_g < 0.0, params);
+        skus.map(|sku| (sku.clone(), holding_ratio(&crops, sku, params))).collect()
+    }
+
     /// The product, units and probability of an event. A pick takes the
     /// shelf's best candidate. A put-back can only be something the visit
     /// holds: the shelf's candidates (weighed with where each product
     /// belongs) narrowed to those, or, when the shelf offers none of them,
     /// the held item whose weight fits (it came back to a shelf where it
-    /// does not belong).
+    /// does not belong). Where that leaves the product open, the actor's
+    /// hand crops weigh the candidates (for a put-back, after narrowing to
+    /// what the visit holds: the hand held it on the way back).
     pub(super) fn product(
         &self,
         e: &ShelfEvent,
-        candidates: &[Candidate],
         held: &BTreeMap<Sku, i64>,
+        actor: &TrackId,
     ) -> Option<(Sku, u32, f64)> {
-        let shelf_best = candidates.first().filter(|c| c.p > e.unexplained_p).map(|c| (c.sku.clone(), c.qty, c.p));
+        let unsure = |c: &[Candidate]| c.first().is_none_or(|c| c.p < self.params.contest_below_p);
+        let decide = |c: &[Candidate], ambiguous: bool| {
+            // Where the weights tell the products apart, crops do not overrule them.
+            let c = if ambiguous || unsure(c) {
+                let ratios = self.crop_ratios(e, actor, c.iter().map(|c| &c.sku));
+                reweigh(c, Some(&ratios))
+            } else {
+                c.to_vec()
+            };
+            c.first().map(|best| (best.sku.clone(), best.qty, best.p))
+        };
         if e.delta_g <= 0.0 {
-            return shelf_best;
+            return decide(&e.candidates, e.ambiguous).filter(|best| best.2 > e.unexplained_p);
         }
         let holds = |sku: &Sku, qty: u32| held.get(sku).is_some_and(|n| *n >= i64::from(qty));
-        let held_mass: f64 = candidates.iter().filter(|c| holds(&c.sku, c.qty)).map(|c| c.p).sum();
-        if let Some(best) = candidates.iter().find(|c| holds(&c.sku, c.qty)).filter(|c| c.p > e.unexplained_p) {
-            return Some((best.sku.clone(), best.qty, best.p / held_mass));
+        let mut narrowed: Vec<Candidate> = e.candidates.iter().filter(|c| holds(&c.sku, c.qty)).cloned().collect();
+        if narrowed.first().is_some_and(|best| best.p > e.unexplained_p) {
+            let mass: f64 = narrowed.iter().map(|c| c.p).sum();
+            narrowed.iter_mut().for_each(|c| c.p /= mass);
+            return decide(&narrowed, false);
         }
-        let mut fits: Vec<(Sku, u32, f64)> = Vec::new();
+        let mut fits: Vec<Candidate> = Vec::new();
         for (sku, &n) in held {
             let Some(product) = self.products.get(sku) else { continue };
             for q in 1..=n.clamp(0, 12) as u32 {
@@ -89,15 +115,17 @@ impl Fusion {
                 let sigma = product.weight_tolerance_g * f64::from(q).sqrt() + 3.0;
                 let z = (e.delta_g - expected) / sigma;
                 if z.abs() < 3.0 {
-                    fits.push((sku.clone(), q, (-0.5 * z * z).exp()));
+                    let p = (-0.5 * z * z).exp();
+                    fits.push(Candidate { sku: sku.clone(), name: product.name.clone(), qty: q, p, misplaced: true });
                 }
             }
         }
-        let total: f64 = fits.iter().map(|f| f.2).sum();
-        fits.sort_by(|a, b| b.2.total_cmp(&a.2));
-        match fits.first() {
-            Some((sku, q, l)) => Some((sku.clone(), *q, l / total)),
-            None => shelf_best,
+        let total: f64 = fits.iter().map(|f| f.p).sum();
+        fits.iter_mut().for_each(|f| f.p /= total);
+        fits.sort_by(|a, b| b.p.total_cmp(&a.p));
+        if fits.is_empty() {
+            return e.candidates.first().filter(|c| c.p > e.unexplained_p).map(|c| (c.sku.clone(), c.qty, c.p));
         }
+        decide(&fits, false)
     }
 }
