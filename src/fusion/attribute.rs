@@ -370,6 +370,22 @@ mod tests {
     }
 
     #[test]
+    fn a_long_event_may_have_been_touched_until_its_last_lift_a_usual_one_only_near_its_start() {
+        let p = AttributionParams::default();
+        let usual = p.usual_span_s;
+        // A usual event: the touch is 0.4 s in, give or take 0.6 s.
+        assert_eq!(touch_weight(0.4, usual, &p), 1.0);
+        assert!(touch_weight(2.4, usual, &p) < 0.01);
+        assert_eq!(touch_weight(2.4, 0.5, &p), touch_weight(2.4, usual, &p), "shorter is no different");
+        // Settling 4 s after it started: a hand in the plate 2.4 s in fits
+        // (the last lift), one well after the end does not, nor before the start.
+        assert_eq!(touch_weight(2.4, 4.0, &p), 1.0);
+        assert_eq!(touch_weight(0.4 + 4.0 - usual, 4.0, &p), 1.0);
+        assert!(touch_weight(5.5, 4.0, &p) < 0.01);
+        assert_eq!(touch_weight(-1.0, 4.0, &p), touch_weight(-1.0, usual, &p));
+    }
+
+    #[test]
     fn the_hand_at_the_plate_wins_over_a_neighbour_a_plate_away() {
         let plate = [1.0, 2.0, 1.1];
         let h = history(&[("a", [1.0, 2.5], Some([1.0, 2.02, 1.12])), ("b", [1.3, 2.5], Some([1.3, 2.02, 1.1]))]);
