@@ -35,7 +35,6 @@ CURRENT = dict(
     tail_sigma_m=0.06,
     touch_offset_s=0.4,
     touch_sigma_s=0.6,
-    usual_span_s=1.3,
     hand_window_s=0.5,
     hand_trim=0.25,
     body_sigma_m=0.3,
@@ -56,7 +55,7 @@ class Evidence:
     """All events' candidates and samples, flattened for numpy."""
 
     def __init__(self, paths):
-        events, cands, samples, spans = [], [], [], []
+        events, cands, samples = [], [], []
         for path in paths:
             with open(path) as f:
                 report = json.load(f)
@@ -68,7 +67,6 @@ class Evidence:
                     s = np.array(c["hands"], dtype=float).reshape(-1, 2)
                     seen = np.array(c.get("hands_seen", [2] * len(s)), dtype=float).reshape(-1, 1)
                     samples.append(np.hstack([s, seen]))
-                    spans.append(np.full(len(s), c.get("span_s", 0.0)))
         if not events:
             sys.exit(f"no fit_cases in {paths}: run `walkout bench accuracy --evidence`")
         self.truth = np.array([e[0] for e in events])
@@ -82,7 +80,6 @@ class Evidence:
         self.cand_start = np.concatenate([[0], np.cumsum(self.cand_n)[:-1]])
         flat = np.concatenate(samples) if samples else np.zeros((0, 3))
         self.dt, self.d, self.seen = flat[:, 0], flat[:, 1], flat[:, 2]
-        self.span = np.concatenate(spans) if spans else np.zeros(0)
         self.samples = samples
         self._windows = {}
 
@@ -119,13 +116,7 @@ class Evidence:
         )
         ln = np.log(np.maximum(close, TINY))
         stretch_ln = np.bincount(rows, weights=weights * ln[cols], minlength=len(self.d))
-        # The touch: from touch_offset_s after the start until as much after
-        # the last lift of an event longer than usual (attribute.rs, touch_weight).
-        first = p["touch_offset_s"]
-        last = first + np.maximum(self.span - p["usual_span_s"], 0.0)
-        off = np.where(self.dt < first, first - self.dt, np.maximum(self.dt - last, 0.0))
-        when = gauss(off, p["touch_sigma_s"])
-        stretch = np.exp(stretch_ln) * when
+        stretch = np.exp(stretch_ln) * gauss(self.dt - p["touch_offset_s"], p["touch_sigma_s"])
         has = self.cand_n > 0
         hand = np.zeros(len(self.cand_n))
         if has.any():
@@ -136,6 +127,7 @@ class Evidence:
         in_reach = gauss(np.maximum(self.cand_body - p["arm_reach_m"], 0.0), p["body_sigma_m"])
         # A track that showed one hand around the touch may have had the
         # other in the shelf, hidden: it keeps a body-like share.
+        when = gauss(self.dt - p["touch_offset_s"], p["touch_sigma_s"])
         hidden = np.zeros(len(self.cand_n))
         if has.any():
             one = np.add.reduceat(when * (self.seen < 2), self.cand_start[has])

@@ -43,12 +43,6 @@ pub struct AttributionParams {
     /// its time is to that.
     pub touch_offset_s: f64,
     pub touch_sigma_s: f64,
-    /// A shelf event usually settles this long (s) after it starts (the
-    /// simulator's median). A longer one (several units lifted one by one,
-    /// a slow hand) had the hand at the plate until about `touch_offset_s`
-    /// after its last lift: the touch is anywhere from `touch_offset_s` to
-    /// that much less than the usual span before the end.
-    pub usual_span_s: f64,
     /// A track's hand score pools its samples: for each stretch of
     /// `hand_window_s` (the hand held in the shelf), the geometric mean of
     /// the samples' closeness after dropping the worst `hand_trim` share (a
@@ -78,7 +72,6 @@ impl Default for AttributionParams {
             after_s: 1.0,
             touch_offset_s: 0.4,
             touch_sigma_s: 0.6,
-            usual_span_s: 1.3,
             hand_window_s: 0.5,
             hand_trim: 0.25,
             hidden_hand_weight: 0.03,
@@ -203,8 +196,6 @@ pub struct TrackSeries {
     /// How many hands each of those samples saw (one: the other may be
     /// hidden in the shelf).
     pub hands_seen: Vec<u8>,
-    /// How long the event took to settle (s).
-    pub span_s: f64,
 }
 
 /// Every track seen in `[t_start - before, t_end + after]`, with its hand
@@ -231,13 +222,7 @@ pub fn series(
             body = body.min(nearest_floor(&fronts, [s.x, s.y]));
         }
         if body.is_finite() {
-            out.push(TrackSeries {
-                track: id.clone(),
-                body_distance_m: body,
-                hands,
-                hands_seen,
-                span_s: t_end - t_start,
-            });
+            out.push(TrackSeries { track: id.clone(), body_distance_m: body, hands, hands_seen });
         }
     }
     out
@@ -256,30 +241,21 @@ pub fn attribute(
     score(&series(history, plates, t_start, t_end, params), params)
 }
 
-/// How well a hand sample `dt` s after the event's start fits the moment of
-/// touch, for an event that took `span_s` to settle.
-fn touch_weight(dt: f64, span_s: f64, params: &AttributionParams) -> f64 {
-    let first = params.touch_offset_s;
-    let last = first + (span_s - params.usual_span_s).max(0.0);
-    let off = if dt < first { first - dt } else { (dt - last).max(0.0) };
-    gauss(off, params.touch_sigma_s)
-}
-
 /// [`attribute`] over tracks' series already taken.
 pub fn score(tracks: &[TrackSeries], params: &AttributionParams) -> Vec<TrackScore> {
     let nobody = gauss(params.nobody_distance_m, params.hand_sigma_m);
     let mut raw = Vec::new();
     for t in tracks {
-        let when = |dt: f64| touch_weight(dt, t.span_s, params);
         // The nearest hand and when, for the record; the score pools the samples.
         let (mut hand, mut hand_dt) = (f64::INFINITY, None);
         let mut best_sample = 0.0_f64;
         // (time from the start, ln closeness) of the samples with hands.
         let mut ln_closeness: Vec<(f64, f64)> = Vec::with_capacity(t.hands.len());
         for &[dt, d] in &t.hands {
+            let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
             let closeness = gauss(d, params.hand_sigma_m);
-            if closeness * when(dt) > best_sample || hand_dt.is_none() {
-                (best_sample, hand, hand_dt) = (closeness * when(dt), d, Some(dt));
+            if closeness * when > best_sample || hand_dt.is_none() {
+                (best_sample, hand, hand_dt) = (closeness * when, d, Some(dt));
             }
             ln_closeness.push((dt, closeness.max(f64::MIN_POSITIVE).ln()));
         }
@@ -289,7 +265,8 @@ pub fn score(tracks: &[TrackSeries], params: &AttributionParams) -> Vec<TrackSco
             .map(|&(mid, _)| {
                 let mut stretch: Vec<f64> =
                     ln_closeness.iter().filter(|(dt, _)| (dt - mid).abs() <= half + 1e-9).map(|s| s.1).collect();
-                trimmed_geometric_mean(&mut stretch, params.hand_trim) * when(mid)
+                trimmed_geometric_mean(&mut stretch, params.hand_trim)
+                    * gauss(mid - params.touch_offset_s, params.touch_sigma_s)
             })
             .fold(0.0, f64::max);
         let in_reach = gauss((t.body_distance_m - params.arm_reach_m).max(0.0), params.body_sigma_m);
@@ -299,9 +276,10 @@ pub fn score(tracks: &[TrackSeries], params: &AttributionParams) -> Vec<TrackSco
             // unless the other hand was missing around the touch.
             let (mut one_hand, mut all) = (0.0, 0.0);
             for (&[dt, _], &seen) in t.hands.iter().zip(&t.hands_seen) {
-                all += when(dt);
+                let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
+                all += when;
                 if seen < 2 {
-                    one_hand += when(dt);
+                    one_hand += when;
                 }
             }
             let hidden = if all > 0.0 { one_hand / all } else { 0.0 };
@@ -367,22 +345,6 @@ mod tests {
             }
         }
         h
-    }
-
-    #[test]
-    fn a_long_event_may_have_been_touched_until_its_last_lift_a_usual_one_only_near_its_start() {
-        let p = AttributionParams::default();
-        let usual = p.usual_span_s;
-        // A usual event: the touch is 0.4 s in, give or take 0.6 s.
-        assert_eq!(touch_weight(0.4, usual, &p), 1.0);
-        assert!(touch_weight(2.4, usual, &p) < 0.01);
-        assert_eq!(touch_weight(2.4, 0.5, &p), touch_weight(2.4, usual, &p), "shorter is no different");
-        // Settling 4 s after it started: a hand in the plate 2.4 s in fits
-        // (the last lift), one well after the end does not, nor before the start.
-        assert_eq!(touch_weight(2.4, 4.0, &p), 1.0);
-        assert_eq!(touch_weight(0.4 + 4.0 - usual, 4.0, &p), 1.0);
-        assert!(touch_weight(5.5, 4.0, &p) < 0.01);
-        assert_eq!(touch_weight(-1.0, 4.0, &p), touch_weight(-1.0, usual, &p));
     }
 
     #[test]
