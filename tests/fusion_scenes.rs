@@ -483,6 +483,27 @@ fn a_butter_returned_to_a_wrong_shelf_is_told_from_its_look_alike_by_the_hand_th
 }
 
 #[test]
+fn a_store_whose_cameras_send_no_hand_crops_decides_without_waiting_for_them() {
+    // The tracks' window closes 1 s after the event settles; its hand crops
+    // are waited for 3 s, but only where the cameras send crops at all.
+    let run = |cameras_send_crops: bool| {
+        let mut s = Scene::new();
+        s.enter(0.0, "lee", &["l"]);
+        let p2 = hand_at(2);
+        let lee = |hands: Vec<Vec3>| state("l", p2[0], 2.5, hands);
+        s.step(9.0, &[if cameras_send_crops { holding("l", p2[0], 2.5, "DM-0002") } else { lee(vec![]) }]);
+        s.step(10.0, &[lee(vec![p2])]);
+        s.fusion.shelf_event(event(10.0, &[2], -158.0, vec![candidate("DM-0051", 1, 0.98)]));
+        s.step(12.6, &[lee(vec![])]);
+        let after_tracks = s.fusion.decisions.len();
+        s.step(14.6, &[lee(vec![])]);
+        (after_tracks, s.fusion.decisions.len())
+    };
+    assert_eq!(run(false), (1, 1), "no crops to wait for");
+    assert_eq!(run(true), (0, 1), "the crops' window");
+}
+
+#[test]
 fn a_store_running_all_day_forgets_old_visits_and_decisions_but_not_a_shopper_still_inside() {
     let mut s = Scene::new();
     s.enter(0.0, "dora", &["d"]);

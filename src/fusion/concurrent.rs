@@ -43,9 +43,11 @@ pub struct ConcurrentParams {
     /// An event whose runner-up track holds at least this share waits for
     /// a concurrent event that has not arrived yet...
     pub min_second_p: f64,
-    /// ...at most this long (s) beyond when it would be decided. The shelf
-    /// reports an event seconds after it settles, and of two at once the
-    /// other settled up to 2.2 s later in 95 % of the simulator's pairs.
+    /// ...at most this long (s) beyond the end of its hand crops' window
+    /// (`items.window_s` after it settles; so measured whether or not the
+    /// cameras send crops). The shelf reports an event seconds after it
+    /// settles, and of two at once the other settled up to 2.2 s later in
+    /// 95 % of the simulator's pairs.
     pub wait_s: f64,
     /// Two hands in one plate: an event of at least `shared_min_qty` units
     /// while another visit's track, at least `shared_min_p` likely, had a

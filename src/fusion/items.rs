@@ -36,6 +36,11 @@ pub struct ItemParams {
     /// Crops from the event's start until this long after it ends (a pick),
     /// or from this long before it starts until it ends (a put-back), count (s).
     pub window_s: f64,
+    /// Fusion waits `window_s` past an event for its crops only while the
+    /// cameras send crops: some crop within this long (s) before. A store
+    /// whose vision node has no gallery never sends one, and decides as
+    /// soon as the tracks' window has passed.
+    pub reported_within_s: f64,
     /// Share of the window's crops of the hand that moved the item in which
     /// it shows (it is held for part of the window, and not always in view).
     pub visible_p: f64,
@@ -54,6 +59,7 @@ impl Default for ItemParams {
     fn default() -> Self {
         Self {
             window_s: 3.0,
+            reported_within_s: 60.0,
             visible_p: 0.35,
             max_ratio: 50.0,
             max_counted: 3,

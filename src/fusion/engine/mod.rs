@@ -176,6 +176,8 @@ pub struct Fusion {
     pub keep_history: bool,
     /// When the last forgetting ran.
     forgot_at: f64,
+    /// When a track last carried a hand crop (the cameras send them).
+    last_crop_t: f64,
     /// Stock movements that undo or replace what the shelf booked, where
     /// fusion decided another product (a put-back of something the visit
     /// held, which the weight alone took for the plate's own product).
@@ -204,6 +206,7 @@ impl Fusion {
             keep_evidence: false,
             keep_history: false,
             forgot_at: f64::NEG_INFINITY,
+            last_crop_t: f64::NEG_INFINITY,
             stock_corrections: Vec::new(),
         }
     }
@@ -242,6 +245,9 @@ impl Fusion {
     /// One tracker step; returns visits ready for checkout.
     pub fn tracks(&mut self, t: f64, states: &[TrackState]) -> Vec<ClosedVisit> {
         for s in states {
+            if !s.hand_crops.is_empty() {
+                self.last_crop_t = t;
+            }
             self.history
                 .push(&s.id, TrackSample { t, x: s.x, y: s.y, hands: s.hands.clone(), crops: s.hand_crops.clone() });
         }
@@ -278,19 +284,24 @@ impl Fusion {
         self.hand_over(f64::INFINITY)
     }
 
-    /// Decides the pending events whose track window has passed (all when
-    /// `now` is None); one that a concurrent event still to come could
-    /// change waits for it a little longer ([`Fusion::awaits_concurrent`]).
+    /// Decides the pending events whose track window has passed, and their
+    /// hand crops' while the cameras send crops (all when `now` is None);
+    /// one that a concurrent event still to come could change waits for it
+    /// a little longer ([`Fusion::awaits_concurrent`]).
     fn settle_events(&mut self, now: Option<f64>) {
-        let after = self.params.attribution.after_s.max(self.params.items.window_s);
-        let wait = self.params.concurrent.wait_s;
+        let (items, tracks_after) = (&self.params.items, self.params.attribution.after_s);
+        let crops_sent = now.is_some_and(|t| t - self.last_crop_t <= items.reported_within_s);
+        let after = tracks_after.max(if crops_sent { items.window_s } else { 0.0 });
+        // A mate is reported as late with crops as without: its wait is
+        // measured from the end of the crops' window either way.
+        let mate_by = tracks_after.max(items.window_s) + self.params.concurrent.wait_s;
         let is_ready: Vec<bool> = self
             .pending
             .iter()
             .map(|e| match now {
                 None => true,
                 Some(t) if t < e.t_end + after => false,
-                Some(t) => t >= e.t_end + after + wait || !self.awaits_concurrent(e),
+                Some(t) => t >= e.t_end + mate_by || !self.awaits_concurrent(e),
             })
             .collect();
         let (ready, waiting): (Vec<_>, Vec<_>) =
