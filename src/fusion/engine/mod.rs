@@ -12,9 +12,10 @@
 //! (hand crops, the product) is in [`taken`]; two events at once on one
 //! gondola, scored together (and an event that waits for its mate), and
 //! several units taken with another shopper's hand in the plate, in
-//! [`concurrent`].
+//! [`concurrent`]; which visits an event leaves in doubt, in [`doubts`].
 
 mod concurrent;
+mod doubts;
 mod taken;
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
@@ -437,40 +438,12 @@ impl Fusion {
             record.hand_crops = *n;
             record.crop_ratio = self.crop_ratios(&e, &track, std::iter::once(sku))[sku];
         }
-        if p_visit < self.params.contest_below_p {
-            // Any other plausible visit may be the one who took it: their
-            // receipts are as uncertain, so staff see them all.
-            for (other, p) in
-                others.iter().filter(|(v, p)| *p >= self.params.contested_p && !self.handed_over.contains_key(v))
-            {
-                let note = format!(
-                    "contested_event: {}.{} at {:.1} (p {:.2}, went to another visit)",
-                    e.gondola, e.shelf, e.t, p
-                );
-                self.flags.entry(other.clone()).or_default().push(note);
-            }
-        }
-        // The track split off beside another visit's member: if the tracker
-        // swapped the two, this item is that visit's, and its receipt as
-        // doubtful as this one's.
-        if let Some(rival) = self.book.rival_of(&track).filter(|r| !self.handed_over.contains_key(*r)).cloned() {
-            let note = format!("uncertain_link: {track}, which split off beside a member of this visit, took an item");
-            let rival_flags = self.flags.entry(rival).or_default();
-            if !rival_flags.contains(&note) {
-                rival_flags.push(note);
-            }
-        }
-        let flags = self.flags.entry(visit.clone()).or_default();
-        if e.degraded {
-            flags.push(format!("degraded_plate: {}.{}", e.gondola, e.shelf));
-        }
-        if p_visit < self.params.min_attribution_p {
-            flags.push(format!("unattributed_event: {}.{} at {:.1} (p {:.2})", e.gondola, e.shelf, e.t, p_visit));
-        }
+        self.flag_doubts(&e, &visit, &track, p_visit, &others);
         record.visit = Some(visit.clone());
         record.hand_distance_m = scores.iter().find(|s| s.track == track).and_then(|s| s.hand_distance_m);
         let Some((sku, qty, p_product)) = decided else {
-            flags.push(format!("unexplained_weight: {:+.0} g on {}.{}", e.delta_g, e.gondola, e.shelf));
+            let why = format!("unexplained_weight: {:+.0} g on {}.{}", e.delta_g, e.gondola, e.shelf);
+            self.flags.entry(visit).or_default().push(why);
             self.decisions.push(record);
             return;
         };
