@@ -35,7 +35,7 @@ impl Fusion {
         // The track split off beside another visit's member: if the tracker
         // swapped the two, this item is that visit's, and its receipt as
         // doubtful as this one's.
-        if let Some(rival) = self.book.rival_of(&track).filter(|r| !self.handed_over.contains_key(*r)).cloned() {
+        if let Some(rival) = self.book.rival_of(track).filter(|r| !self.handed_over.contains_key(*r)).cloned() {
             let note = format!("uncertain_link: {track}, which split off beside a member of this visit, took an item");
             let rival_flags = self.flags.entry(rival).or_default();
             if !rival_flags.contains(&note) {
