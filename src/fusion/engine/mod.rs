@@ -434,9 +434,11 @@ impl Fusion {
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
         let actor = crop_ratios.get(&track);
         let decided = self.product(&e, &held, &track);
-        if let (Some((n, _)), Some((sku, _, _))) = (actor, &decided) {
+        if let (Some((n, ratios)), Some((sku, _, _))) = (actor, &decided) {
             record.hand_crops = *n;
-            record.crop_ratio = self.crop_ratios(&e, &track, std::iter::once(sku))[sku];
+            // Known for the shelf's candidates; a held item off the shelf's list is scored here.
+            record.crop_ratio =
+                ratios.get(sku).copied().unwrap_or_else(|| self.holding_ratios(&e, &track, std::iter::once(sku))[sku]);
         }
         self.flag_doubts(&e, &visit, &track, p_visit, &others);
         record.visit = Some(visit.clone());

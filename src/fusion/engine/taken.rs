@@ -61,7 +61,7 @@ impl Fusion {
     }
 
     /// The actor's hand crops around `e` and their likelihood ratio for each of `skus`.
-    pub(super) fn crop_ratios<'a>(
+    pub(super) fn holding_ratios<'a>(
         &self,
         e: &ShelfEvent,
         actor: &TrackId,
@@ -90,7 +90,7 @@ impl Fusion {
         let decide = |c: &[Candidate], ambiguous: bool| {
             // Where the weights tell the products apart, crops do not overrule them.
             let c = if ambiguous || unsure(c) {
-                let ratios = self.crop_ratios(e, actor, c.iter().map(|c| &c.sku));
+                let ratios = self.holding_ratios(e, actor, c.iter().map(|c| &c.sku));
                 reweigh(c, Some(&ratios))
             } else {
                 c.to_vec()
