@@ -61,11 +61,16 @@ pub struct FusionConfig {
     pub min_attribution_p: f64,
     /// Shelf events settling this many seconds after a visit left still go on its cart.
     pub grace_s: f64,
+    /// A shopper who came in alone whose track then takes an item looking
+    /// further than this (clothing embedding, `(1 - cos) / 2`) from how it
+    /// looked at the entrance sends the visit to staff (the tracker may have
+    /// swapped shoppers), with the visit it now looks like.
+    pub look_changed_above: f64,
 }
 
 impl Default for FusionConfig {
     fn default() -> Self {
-        Self { review_below_confidence: 0.9, min_attribution_p: 0.6, grace_s: 6.0 }
+        Self { review_below_confidence: 0.9, min_attribution_p: 0.6, grace_s: 6.0, look_changed_above: 0.15 }
     }
 }
 
@@ -364,6 +369,9 @@ impl Config {
         }
         if !(0.0..=600.0).contains(&self.fusion.grace_s) {
             return invalid("fusion.grace_s", "must be between 0 and 600 seconds");
+        }
+        if !(0.0..=1.0).contains(&self.fusion.look_changed_above) {
+            return invalid("fusion.look_changed_above", "must be between 0 and 1 (1: never)");
         }
         if !(1..=24 * 365).contains(&self.review.retention_hours) {
             return invalid("review.retention_hours", "must be between 1 hour and 8760 hours (a year)");

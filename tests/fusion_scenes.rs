@@ -54,7 +54,7 @@ fn event(t: f64, plates: &[u16], delta_g: f64, candidates: Vec<Candidate>) -> Sh
 }
 
 fn state(id: &str, x: f64, y: f64, hands: Vec<Vec3>) -> TrackState {
-    TrackState { id: TrackId::from(id), x, y, hands, hand_crops: Vec::new(), conf: 0.9 }
+    TrackState { id: TrackId::from(id), x, y, hands, hand_crops: Vec::new(), conf: 0.9, appearance: None }
 }
 
 /// A track whose hand crop the gallery matched best to `sku` (then to a

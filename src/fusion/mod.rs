@@ -9,6 +9,8 @@
 //!   weighing both who moved the item and which product it was;
 //! - [`visits`]: which tracks belong to which visit (joined at the gate,
 //!   rejoined when the tracker loses someone, out through the exit);
+//! - [`looks`]: each track's clothing look, and the one it settled on
+//!   (a track that no longer looks like who came in for its visit);
 //! - [`engine`]: the time-ordered state machine that turns those into a
 //!   per-visit ledger of cart events and hands closed visits to checkout;
 //! - [`ledger`]: the cart at any moment, derived from the ledger alone;
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod items;
 pub mod ledger;
 pub mod live;
+pub mod looks;
 pub mod policy;
 pub mod runner;
 pub mod visits;

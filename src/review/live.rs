@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     fn track(id: &str, x: f64, y: f64) -> TrackState {
-        TrackState { id: TrackId::from(id), x, y, hands: vec![], hand_crops: vec![], conf: 0.9 }
+        TrackState { id: TrackId::from(id), x, y, hands: vec![], hand_crops: vec![], conf: 0.9, appearance: None }
     }
 
     #[test]

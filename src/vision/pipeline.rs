@@ -396,6 +396,7 @@ mod tests {
                 hands: vec![[1.0, 2.0, 0.98765]],
                 hand_crops: vec![],
                 conf: 0.81234,
+                appearance: Some(vec![1.0, 0.0]),
             }],
             cameras: vec![],
             detections: vec![],

@@ -212,7 +212,7 @@ pub async fn reviewer_is_kept_off_manager_pages(rita: &Page<'_>, origin: &str) {
 }
 
 fn track(id: &str, x: f64, y: f64) -> TrackState {
-    TrackState { id: TrackId::from(id), x, y, hands: vec![], hand_crops: vec![], conf: 0.9 }
+    TrackState { id: TrackId::from(id), x, y, hands: vec![], hand_crops: vec![], conf: 0.9, appearance: None }
 }
 
 /// Mia (a manager) watches shoppers move on the live map and reads the back office.

@@ -1,8 +1,10 @@
 //! The doubts a decided event leaves: which visits go to staff for it
 //! (contested, a split link's rival, a degraded plate, a weak
-//! attribution), with the reason kept for the review case.
+//! attribution, an actor that no longer looks like who came in for its
+//! visit), with the reason kept for the review case.
 
 use super::Fusion;
+use crate::fusion::visits::{LinkedBy, OpenVisit};
 use crate::ids::{TrackId, VisitId};
 use crate::shelf::pipeline::ShelfEvent;
 
@@ -48,6 +50,64 @@ impl Fusion {
         }
         if p_visit < self.params.min_attribution_p {
             flags.push(format!("unattributed_event: {}.{} at {:.1} (p {:.2})", e.gondola, e.shelf, e.t, p_visit));
+        }
+    }
+
+    /// How far `track`'s look is from the settled look of the shopper who
+    /// came in for `visit` alone (None for a party: a group walking in
+    /// together is often one track at first, whose look is a blend), and
+    /// the nearest other visit still open to a flag, by its gate members'
+    /// settled looks, with its distance (None without embeddings).
+    pub(super) fn look_of(&self, visit: &VisitId, track: &TrackId) -> (Option<f64>, Option<(VisitId, f64)>) {
+        let came_in = |v: &OpenVisit| -> Vec<TrackId> {
+            v.members.iter().zip(&v.linked_by).filter(|(_, by)| **by == LinkedBy::Gate).map(|(m, _)| m.clone()).collect()
+        };
+        let own = self
+            .book
+            .visits
+            .iter()
+            .find(|v| v.id == *visit && v.party_size == 1)
+            .and_then(|v| self.looks.distance_to(track, &came_in(v)));
+        let other = self
+            .book
+            .visits
+            .iter()
+            .filter(|v| v.id != *visit && !self.handed_over.contains_key(&v.id))
+            .filter_map(|v| Some((v.id.clone(), self.looks.distance_to(track, &came_in(v))?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        (own, other)
+    }
+
+    /// An actor that looks unlike the shopper who came in for its visit
+    /// may be someone else the tracker swapped onto its track: the visit
+    /// goes to staff, and so does the visit whose shopper it looks more like
+    /// (the item may be theirs).
+    pub(super) fn flag_changed_look(
+        &mut self,
+        e: &ShelfEvent,
+        visit: &VisitId,
+        track: &TrackId,
+        own: Option<f64>,
+        other: Option<&(VisitId, f64)>,
+    ) {
+        let Some(own) = own.filter(|d| *d > self.params.looks.changed_above) else { return };
+        let note = format!(
+            "look_changed: {track} took an item on {}.{} at {:.1} looking unlike the shopper who came in for this visit ({own:.2})",
+            e.gondola, e.shelf, e.t
+        );
+        let flags = self.flags.entry(visit.clone()).or_default();
+        if !flags.iter().any(|f| f.starts_with("look_changed:")) {
+            flags.push(note);
+        }
+        if let Some((other, d)) = other.filter(|(_, d)| *d < own) {
+            let note = format!(
+                "look_matches: {track} of another visit took an item on {}.{} at {:.1} looking like this visit's shopper ({d:.2})",
+                e.gondola, e.shelf, e.t
+            );
+            let flags = self.flags.entry(other.clone()).or_default();
+            if !flags.iter().any(|f| f.starts_with("look_matches:")) {
+                flags.push(note);
+            }
         }
     }
 }

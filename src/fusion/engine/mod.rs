@@ -22,6 +22,7 @@ use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample,
 use super::concurrent::ConcurrentParams;
 use super::items::ItemParams;
 use super::ledger;
+use super::looks::{LookParams, Looks};
 use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
 use crate::db::{CartEvent, CartEventKind, Product};
@@ -41,6 +42,7 @@ pub struct FusionParams {
     pub concurrent: ConcurrentParams,
     pub items: ItemParams,
     pub link: LinkParams,
+    pub looks: LookParams,
     /// Shelf events settling this long after a visit closed still count (s).
     pub grace_s: f64,
     /// Below this probability of the best visit, the event is flagged unattributed.
@@ -61,6 +63,7 @@ impl Default for FusionParams {
             concurrent: ConcurrentParams::default(),
             items: ItemParams::default(),
             link: LinkParams::default(),
+            looks: LookParams::default(),
             grace_s: 6.0,
             min_attribution_p: 0.6,
             nobody_below_p: 0.05,
@@ -76,6 +79,7 @@ impl FusionParams {
             grace_s: c.grace_s,
             min_attribution_p: c.min_attribution_p,
             contest_below_p: c.review_below_confidence,
+            looks: LookParams { changed_above: c.look_changed_above, ..LookParams::default() },
             ..Self::default()
         }
     }
@@ -124,6 +128,14 @@ pub struct EventDecision {
     /// likelihood ratio for the product decided (1 without crops).
     pub hand_crops: usize,
     pub crop_ratio: f64,
+    /// How far the chosen track's clothing look was from the settled look
+    /// of the shopper who came in for its visit alone (None for a party),
+    /// and the nearest other visit's gate member's, with that distance
+    /// (None without embeddings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub look_distance: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub look_other: Option<(VisitId, f64)>,
     /// The best-scoring tracks (up to three), with their hand evidence.
     pub tracks: Vec<super::attribute::TrackScore>,
     /// Another event at the same time nearby, scored together with this one.
@@ -159,6 +171,7 @@ pub struct Fusion {
     geometry: StoreGeometry,
     products: BTreeMap<Sku, Product>,
     history: TrackHistory,
+    looks: Looks,
     book: VisitBook,
     pending: Vec<ShelfEvent>,
     ledgers: BTreeMap<VisitId, Vec<CartEvent>>,
@@ -196,6 +209,7 @@ impl Fusion {
             geometry,
             products,
             history: TrackHistory::default(),
+            looks: Looks::default(),
             book,
             pending: Vec::new(),
             ledgers: BTreeMap::new(),
@@ -249,6 +263,7 @@ impl Fusion {
             if !s.hand_crops.is_empty() {
                 self.last_crop_t = t;
             }
+            self.looks.observe(t, &s.id, s.appearance.as_deref(), self.params.looks.settle_s);
             self.history
                 .push(&s.id, TrackSample { t, x: s.x, y: s.y, hands: s.hands.clone(), crops: s.hand_crops.clone() });
         }
@@ -272,6 +287,7 @@ impl Fusion {
         self.decisions.retain(|d| d.t >= before);
         self.handed_over.retain(|_, closed_at| *closed_at >= before);
         self.book.forget_before(before);
+        self.looks.forget_before(before);
     }
 
     /// End of input at `t`: decides every pending event and hands over every
@@ -394,6 +410,8 @@ impl Fusion {
             shelf_ambiguous: e.ambiguous,
             hand_crops: 0,
             crop_ratio: 1.0,
+            look_distance: None,
+            look_other: None,
             tracks: scores.iter().take(3).cloned().collect(),
             concurrent,
             evidence: if self.keep_evidence { seen } else { Vec::new() },
@@ -440,7 +458,9 @@ impl Fusion {
             record.crop_ratio =
                 ratios.get(sku).copied().unwrap_or_else(|| self.holding_ratios(&e, &track, std::iter::once(sku))[sku]);
         }
+        (record.look_distance, record.look_other) = self.look_of(&visit, &track);
         self.flag_doubts(&e, &visit, &track, p_visit, &others);
+        self.flag_changed_look(&e, &visit, &track, record.look_distance, record.look_other.as_ref());
         record.visit = Some(visit.clone());
         record.hand_distance_m = scores.iter().find(|s| s.track == track).and_then(|s| s.hand_distance_m);
         let Some((sku, qty, p_product)) = decided else {

@@ -33,7 +33,7 @@ mod track;
 use std::collections::BTreeMap;
 
 pub use kalman::Kalman;
-pub use track::Status;
+pub use track::{Status, appearance_distance};
 
 use crate::ids::{CameraId, TrackId};
 use crate::layout::{Camera, StoreLayout};
@@ -67,6 +67,11 @@ pub struct TrackState {
     /// 0..1: that at least one of this step's detections is right, decaying
     /// while the track coasts unseen.
     pub conf: f64,
+    /// The track's running clothing embedding (unit length; never a face),
+    /// if the cameras compute one. Fusion checks that a track still looks
+    /// like whoever came in for its visit; not sent over the wire.
+    #[serde(skip)]
+    pub appearance: Option<Vec<f32>>,
 }
 
 /// Everything tunable; defaults suit ceiling cameras 2.4 m up and people
@@ -271,7 +276,8 @@ impl Tracker {
                 let hands = if seen_now { tr.hands.clone() } else { Vec::new() };
                 let hand_crops = if seen_now { tr.hand_crops.clone() } else { Vec::new() };
                 let decay = (-unseen / self.params.coast_output_s.max(1e-9)).exp();
-                TrackState { id: tr.id.clone(), x, y, hands, hand_crops, conf: tr.conf_seen * decay }
+                let appearance = tr.appearance.clone();
+                TrackState { id: tr.id.clone(), x, y, hands, hand_crops, conf: tr.conf_seen * decay, appearance }
             })
             .collect()
     }
