@@ -527,3 +527,52 @@ fn a_store_running_all_day_forgets_old_visits_and_decisions_but_not_a_shopper_st
     s.leave(910.0, &["e"]);
     assert_eq!(skus(&s.cart("eve").0), vec![("DM-0050".into(), 1)]);
 }
+
+#[test]
+fn a_track_that_takes_an_item_looking_like_another_visits_shopper_sends_both_visits_to_staff() {
+    // Alice and Bob come in, each with their own clothes (Alice alone, or
+    // with a guest). Later Alice's track takes a yoghurt: if it still looks
+    // like Alice, she is charged; if it looks like Bob (the tracker swapped
+    // the two as they passed), both visits go to staff, for the item may be
+    // Bob's. A party's own look is not checked (a group often walks in as
+    // one track), but looking just like another visit's shopper is.
+    let run = |swapped: bool, with_guest: bool| {
+        let mut s = Scene::new();
+        let (alice, guest, bob) = (vec![1.0, 0.0, 0.0, 0.0], vec![0.0, 0.0, 0.0, 1.0], vec![0.0, 0.6, 0.8, 0.0]);
+        let dressed = |st: TrackState, look: &[f32]| TrackState { appearance: Some(look.to_vec()), ..st };
+        s.enter(0.0, "alice", if with_guest { &["a", "g"] } else { &["a"] });
+        s.enter(1.0, "bob", &["b"]);
+        let others = |bob_look: &[f32]| {
+            let mut v = vec![dressed(state("b", 6.0, 3.0, vec![]), bob_look)];
+            if with_guest {
+                v.push(dressed(state("g", 1.0, 3.0, vec![]), &guest));
+            }
+            v
+        };
+        for i in 0..30 {
+            let t = 2.0 + f64::from(i) * 0.1;
+            s.step(t, &[vec![dressed(state("a", 1.0, 1.0, vec![]), &alice)], others(&bob)].concat());
+        }
+        let a_now = if swapped { &bob } else { &alice };
+        let p1 = hand_at(1);
+        s.step(10.0, &[vec![dressed(state("a", p1[0], 2.5, vec![p1]), a_now)], others(&bob)].concat());
+        s.fusion.shelf_event(event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
+        s.step(14.0, &[vec![dressed(state("a", p1[0], 2.5, vec![]), a_now)], others(&bob)].concat());
+        s.leave(20.0, &if with_guest { vec!["a", "g", "b"] } else { vec!["a", "b"] });
+        let ((alice_cart, alice_flags), (_, bob_flags)) = (s.cart("alice"), s.cart("bob"));
+        assert_eq!(skus(&alice_cart), vec![("DM-0050".into(), 1)], "the item stays where the hand was");
+        (alice_flags, bob_flags)
+    };
+    for with_guest in [false, true] {
+        assert_eq!(run(false, with_guest), (vec![], vec![]), "unchanged: charged as it is");
+        let (alice_flags, bob_flags) = run(true, with_guest);
+        let why = if with_guest { "looking like the shopper of another visit" } else { "looking unlike the shopper" };
+        assert!(
+            alice_flags.len() == 1
+                && alice_flags[0].starts_with("look_changed: a took an item")
+                && alice_flags[0].contains(why),
+            "{alice_flags:?}"
+        );
+        assert!(bob_flags.len() == 1 && bob_flags[0].starts_with("look_matches: a of another visit"), "{bob_flags:?}");
+    }
+}

@@ -107,7 +107,15 @@ mod tests {
     use super::*;
 
     fn track(id: &str, x: f64, y: f64) -> TrackState {
-        TrackState { id: TrackId::from(id), x, y, hands: Vec::new(), hand_crops: Vec::new(), conf: 1.0, appearance: None }
+        TrackState {
+            id: TrackId::from(id),
+            x,
+            y,
+            hands: Vec::new(),
+            hand_crops: Vec::new(),
+            conf: 1.0,
+            appearance: None,
+        }
     }
 
     #[test]

@@ -60,7 +60,12 @@ impl Fusion {
     /// settled looks, with its distance (None without embeddings).
     pub(super) fn look_of(&self, visit: &VisitId, track: &TrackId) -> (Option<f64>, Option<(VisitId, f64)>) {
         let came_in = |v: &OpenVisit| -> Vec<TrackId> {
-            v.members.iter().zip(&v.linked_by).filter(|(_, by)| **by == LinkedBy::Gate).map(|(m, _)| m.clone()).collect()
+            v.members
+                .iter()
+                .zip(&v.linked_by)
+                .filter(|(_, by)| **by == LinkedBy::Gate)
+                .map(|(m, _)| m.clone())
+                .collect()
         };
         let own = self
             .book
@@ -79,9 +84,10 @@ impl Fusion {
     }
 
     /// An actor that looks unlike the shopper who came in for its visit
-    /// may be someone else the tracker swapped onto its track: the visit
-    /// goes to staff, and so does the visit whose shopper it looks more like
-    /// (the item may be theirs).
+    /// alone, or just like the shopper of another visit, may be someone
+    /// else the tracker put on its track: the visit goes to staff, and so
+    /// does the visit whose shopper it looks more like (the item may be
+    /// theirs).
     pub(super) fn flag_changed_look(
         &mut self,
         e: &ShelfEvent,
@@ -90,24 +96,35 @@ impl Fusion {
         own: Option<f64>,
         other: Option<&(VisitId, f64)>,
     ) {
-        let Some(own) = own.filter(|d| *d > self.params.looks.changed_above) else { return };
-        let note = format!(
-            "look_changed: {track} took an item on {}.{} at {:.1} looking unlike the shopper who came in for this visit ({own:.2})",
-            e.gondola, e.shelf, e.t
+        let looks = &self.params.looks;
+        let changed = own.filter(|d| *d > looks.changed_above);
+        let like_other = other.filter(|(_, d)| *d < looks.same_below);
+        let (why, matched) = match (changed, like_other) {
+            (Some(own), _) => (
+                format!("looking unlike the shopper who came in for this visit ({own:.2})"),
+                other.filter(|(_, d)| *d < own),
+            ),
+            (None, Some((_, d))) => (format!("looking like the shopper of another visit ({d:.2})"), like_other),
+            (None, None) => return,
+        };
+        let where_when = format!("{}.{} at {:.1}", e.gondola, e.shelf, e.t);
+        push_once(
+            self.flags.entry(visit.clone()).or_default(),
+            format!("look_changed: {track} took an item on {where_when} {why}"),
         );
-        let flags = self.flags.entry(visit.clone()).or_default();
-        if !flags.iter().any(|f| f.starts_with("look_changed:")) {
-            flags.push(note);
-        }
-        if let Some((other, d)) = other.filter(|(_, d)| *d < own) {
+        if let Some((other, d)) = matched {
             let note = format!(
-                "look_matches: {track} of another visit took an item on {}.{} at {:.1} looking like this visit's shopper ({d:.2})",
-                e.gondola, e.shelf, e.t
+                "look_matches: {track} of another visit took an item on {where_when} looking like this visit's shopper ({d:.2})"
             );
-            let flags = self.flags.entry(other.clone()).or_default();
-            if !flags.iter().any(|f| f.starts_with("look_matches:")) {
-                flags.push(note);
-            }
+            push_once(self.flags.entry(other.clone()).or_default(), note);
         }
+    }
+}
+
+/// Adds `note` unless a flag of its code (before the colon) is there already.
+fn push_once(flags: &mut Vec<String>, note: String) {
+    let code = note.split(':').next().unwrap_or_default();
+    if !flags.iter().any(|f| f.split(':').next() == Some(code)) {
+        flags.push(note);
     }
 }
