@@ -576,3 +576,32 @@ fn a_track_that_takes_an_item_looking_like_another_visits_shopper_sends_both_vis
         assert!(bob_flags.len() == 1 && bob_flags[0].starts_with("look_matches: a of another visit"), "{bob_flags:?}");
     }
 }
+
+#[test]
+fn a_track_reborn_mid_store_that_looks_like_the_shopper_it_continues_is_not_a_doubtful_link() {
+    // Dora comes in alone; mid-store the tracker loses her and starts a new
+    // track beside where she vanished, which rejoins her visit and takes a
+    // yoghurt. Looking like Dora, the link is settled and she is charged;
+    // looking like someone else, it stays doubtful (and her look changed).
+    let run = |reborn_look: &[f32]| {
+        let mut s = Scene::new();
+        let dora = vec![1.0, 0.0, 0.0, 0.0];
+        let dressed = |st: TrackState, look: &[f32]| TrackState { appearance: Some(look.to_vec()), ..st };
+        s.enter(0.0, "dora", &["d"]);
+        let p1 = hand_at(1);
+        for i in 0..30 {
+            s.step(1.0 + f64::from(i) * 0.1, &[dressed(state("d", 1.0, 1.0, vec![]), &dora)]);
+        }
+        s.step(5.0, &[dressed(state("d", p1[0], 2.5, vec![]), &dora)]);
+        s.step(6.0, &[dressed(state("d2", p1[0] + 0.2, 2.5, vec![]), reborn_look)]);
+        s.step(10.0, &[dressed(state("d2", p1[0], 2.5, vec![p1]), reborn_look)]);
+        s.fusion.shelf_event(event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
+        s.step(14.0, &[dressed(state("d2", p1[0], 2.5, vec![]), reborn_look)]);
+        s.leave(20.0, &["d2"]);
+        let (cart, flags) = s.cart("dora");
+        assert_eq!(skus(&cart), vec![("DM-0050".into(), 1)]);
+        flags.iter().map(|f| f.split(':').next().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(run(&[1.0, 0.0, 0.0, 0.0]), Vec::<String>::new(), "the look settles the link");
+    assert_eq!(run(&[0.0, 1.0, 0.0, 0.0]), ["look_changed", "uncertain_link"]);
+}

@@ -59,26 +59,18 @@ impl Fusion {
     /// the nearest other visit still open to a flag, by its gate members'
     /// settled looks, with its distance (None without embeddings).
     pub(super) fn look_of(&self, visit: &VisitId, track: &TrackId) -> (Option<f64>, Option<(VisitId, f64)>) {
-        let came_in = |v: &OpenVisit| -> Vec<TrackId> {
-            v.members
-                .iter()
-                .zip(&v.linked_by)
-                .filter(|(_, by)| **by == LinkedBy::Gate)
-                .map(|(m, _)| m.clone())
-                .collect()
-        };
         let own = self
             .book
             .visits
             .iter()
             .find(|v| v.id == *visit && v.party_size == 1)
-            .and_then(|v| self.looks.distance_to(track, &came_in(v)));
+            .and_then(|v| self.looks.distance_to(track, &gate_members(v)));
         let other = self
             .book
             .visits
             .iter()
             .filter(|v| v.id != *visit && !self.handed_over.contains_key(&v.id))
-            .filter_map(|v| Some((v.id.clone(), self.looks.distance_to(track, &came_in(v))?)))
+            .filter_map(|v| Some((v.id.clone(), self.looks.distance_to(track, &gate_members(v))?)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         (own, other)
     }
@@ -119,6 +111,36 @@ impl Fusion {
             push_once(self.flags.entry(other.clone()).or_default(), note);
         }
     }
+
+    /// Whether the looks settle a doubtful link (`VisitBook::uncertain_links`):
+    /// a track that rejoined looks just like a member of its visit (the one
+    /// it continues), or one that split off beside another visit's lone
+    /// shopper looks nothing like that shopper (the tracker did not swap
+    /// the two).
+    pub(super) fn look_confirms_link(&self, visit: &VisitId, track: &TrackId) -> bool {
+        let looks = &self.params.looks;
+        let Some(v) = self.book.visits.iter().find(|v| v.id == *visit) else { return false };
+        let Some(i) = v.members.iter().position(|m| m == track) else { return false };
+        match (v.linked_by[i], &v.rival[i]) {
+            (LinkedBy::Rejoin, _) => {
+                let others: Vec<TrackId> = v.members.iter().filter(|m| *m != track).cloned().collect();
+                self.looks.distance_to(track, &others).is_some_and(|d| d < looks.same_below)
+            }
+            (LinkedBy::Split, Some(rival)) => self
+                .book
+                .visits
+                .iter()
+                .find(|w| w.id == rival.visit && w.party_size == 1)
+                .and_then(|w| self.looks.distance_to(track, &gate_members(w)))
+                .is_some_and(|d| d > looks.changed_above),
+            _ => false,
+        }
+    }
+}
+
+/// The members of `v` who came in through the gate.
+fn gate_members(v: &OpenVisit) -> Vec<TrackId> {
+    v.members.iter().zip(&v.linked_by).filter(|(_, by)| **by == LinkedBy::Gate).map(|(m, _)| m.clone()).collect()
 }
 
 /// Adds `note` unless a flag of its code (before the colon) is there already.

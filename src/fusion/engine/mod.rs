@@ -343,9 +343,11 @@ impl Fusion {
                 self.handed_over.insert(visit.clone(), closed_at);
                 let events = self.ledgers.remove(&visit).unwrap_or_default();
                 let mut flags = self.flags.remove(&visit).unwrap_or_default();
-                // A doubtful link matters only when that track brought items.
+                // A doubtful link matters only when that track brought items,
+                // and not when the looks settle it.
                 for (track, why) in self.book.uncertain_links(&visit) {
-                    if events.iter().any(|e| e.track_id.as_deref() == Some(track.as_str())) {
+                    let brought = events.iter().any(|e| e.track_id.as_deref() == Some(track.as_str()));
+                    if brought && !self.look_confirms_link(&visit, &track) {
                         flags.push(why);
                     }
                 }
