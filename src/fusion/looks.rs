@@ -111,7 +111,7 @@ mod tests {
         looks.observe(20.0, &b, Some(&[0.0, 1.0]), 2.0);
         assert_eq!(looks.distance_to(&a, &[a.clone(), b.clone()]), Some(0.0), "the nearest member counts");
         looks.observe(21.0, &b, None, 2.0);
-        assert_eq!(looks.distance_to(&TrackId::from("c"), &[a.clone()]), None, "no embedding, no distance");
+        assert_eq!(looks.distance_to(&TrackId::from("c"), std::slice::from_ref(&a)), None, "no embedding, no distance");
         looks.forget_before(20.5);
         assert!(looks.now(&a).is_none() && looks.now(&b).is_some());
     }
