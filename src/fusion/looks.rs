@@ -51,9 +51,15 @@ pub struct Looks {
 }
 
 impl Looks {
-    /// One report of `track` at `t` (one without an embedding changes nothing).
+    /// One report of `track` at `t` (one without an embedding only keeps
+    /// a known track from being forgotten).
     pub fn observe(&mut self, t: f64, track: &TrackId, appearance: Option<&[f32]>, settle_s: f64) {
-        let Some(look) = appearance.filter(|a| !a.is_empty()) else { return };
+        let Some(look) = appearance.filter(|a| !a.is_empty()) else {
+            if let Some(known) = self.tracks.get_mut(track) {
+                known.last_t = t;
+            }
+            return;
+        };
         let entry = self.tracks.entry(track.clone()).or_insert_with(|| TrackLook {
             first_t: t,
             last_t: t,

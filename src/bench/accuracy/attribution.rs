@@ -301,6 +301,8 @@ mod tests {
             shelf_ambiguous: false,
             hand_crops: 0,
             crop_ratio: 1.0,
+            look_distance: None,
+            look_other: None,
             evidence: Vec::new(),
             concurrent: None,
             tracks: tracks
