@@ -371,7 +371,7 @@ impl Config {
             return invalid("fusion.grace_s", "must be between 0 and 600 seconds");
         }
         if !(0.0..=1.0).contains(&self.fusion.look_changed_above) {
-            return invalid("fusion.look_changed_above", "must be between 0 and 1 (1: never)");
+            return invalid("fusion.look_changed_above", "must be between 0 and 1");
         }
         if !(1..=24 * 365).contains(&self.review.retention_hours) {
             return invalid("review.retention_hours", "must be between 1 hour and 8760 hours (a year)");
