@@ -87,9 +87,9 @@ impl Looks {
 
     /// The distance from `track`'s latest look to the nearest settled look
     /// of `of` (None when either side has no embedding).
-    pub fn distance_to(&self, track: &TrackId, of: &[TrackId]) -> Option<f64> {
+    pub fn distance_to<'a>(&self, track: &TrackId, of: impl IntoIterator<Item = &'a TrackId>) -> Option<f64> {
         let now = self.now(track)?;
-        of.iter().filter_map(|o| appearance_distance(Some(now), self.settled(o))).min_by(f64::total_cmp)
+        of.into_iter().filter_map(|o| appearance_distance(Some(now), self.settled(o))).min_by(f64::total_cmp)
     }
 
     /// Forgets tracks last reported before `t`.
@@ -113,11 +113,11 @@ mod tests {
         looks.observe(20.0, &a, Some(&[0.0, 1.0]), 2.0);
         assert_eq!(looks.settled(&a), Some(&[1.0, 0.0][..]));
         assert_eq!(looks.now(&a), Some(&[0.0, 1.0][..]));
-        assert_eq!(looks.distance_to(&a, std::slice::from_ref(&a)), Some(0.5));
+        assert_eq!(looks.distance_to(&a, [&a]), Some(0.5));
         looks.observe(20.0, &b, Some(&[0.0, 1.0]), 2.0);
-        assert_eq!(looks.distance_to(&a, &[a.clone(), b.clone()]), Some(0.0), "the nearest member counts");
+        assert_eq!(looks.distance_to(&a, [&a, &b]), Some(0.0), "the nearest member counts");
         looks.observe(21.0, &b, None, 2.0);
-        assert_eq!(looks.distance_to(&TrackId::from("c"), std::slice::from_ref(&a)), None, "no embedding, no distance");
+        assert_eq!(looks.distance_to(&TrackId::from("c"), [&a]), None, "no embedding, no distance");
         looks.forget_before(20.5);
         assert!(looks.now(&a).is_none() && looks.now(&b).is_some());
     }

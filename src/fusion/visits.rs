@@ -84,6 +84,13 @@ pub struct OpenVisit {
     pub closed_at: Option<f64>,
 }
 
+impl OpenVisit {
+    /// The members who came in through the gate (not split off or rejoined later).
+    pub fn came_in(&self) -> impl Iterator<Item = &TrackId> {
+        self.members.iter().zip(&self.linked_by).filter(|(_, by)| **by == LinkedBy::Gate).map(|(m, _)| m)
+    }
+}
+
 /// Another visit's member beside a track when it split off.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rival {

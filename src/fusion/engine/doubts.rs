@@ -4,7 +4,7 @@
 //! visit), with the reason kept for the review case.
 
 use super::Fusion;
-use crate::fusion::visits::{LinkedBy, OpenVisit};
+use crate::fusion::visits::LinkedBy;
 use crate::ids::{TrackId, VisitId};
 use crate::shelf::pipeline::ShelfEvent;
 
@@ -64,13 +64,13 @@ impl Fusion {
             .visits
             .iter()
             .find(|v| v.id == *visit && v.party_size == 1)
-            .and_then(|v| self.looks.distance_to(track, &gate_members(v)));
+            .and_then(|v| self.looks.distance_to(track, v.came_in()));
         let other = self
             .book
             .visits
             .iter()
             .filter(|v| v.id != *visit && !self.handed_over.contains_key(&v.id))
-            .filter_map(|v| Some((v.id.clone(), self.looks.distance_to(track, &gate_members(v))?)))
+            .filter_map(|v| Some((v.id.clone(), self.looks.distance_to(track, v.came_in())?)))
             .min_by(|a, b| a.1.total_cmp(&b.1));
         (own, other)
     }
@@ -123,24 +123,19 @@ impl Fusion {
         let Some(i) = v.members.iter().position(|m| m == track) else { return false };
         match (v.linked_by[i], &v.rival[i]) {
             (LinkedBy::Rejoin, _) => {
-                let others: Vec<TrackId> = v.members.iter().filter(|m| *m != track).cloned().collect();
-                self.looks.distance_to(track, &others).is_some_and(|d| d < looks.same_below)
+                let others = v.members.iter().filter(|m| *m != track);
+                self.looks.distance_to(track, others).is_some_and(|d| d < looks.same_below)
             }
             (LinkedBy::Split, Some(rival)) => self
                 .book
                 .visits
                 .iter()
                 .find(|w| w.id == rival.visit && w.party_size == 1)
-                .and_then(|w| self.looks.distance_to(track, &gate_members(w)))
+                .and_then(|w| self.looks.distance_to(track, w.came_in()))
                 .is_some_and(|d| d > looks.changed_above),
             _ => false,
         }
     }
-}
-
-/// The members of `v` who came in through the gate.
-fn gate_members(v: &OpenVisit) -> Vec<TrackId> {
-    v.members.iter().zip(&v.linked_by).filter(|(_, by)| **by == LinkedBy::Gate).map(|(m, _)| m.clone()).collect()
 }
 
 /// Adds `note` unless a flag of its code (before the colon) is there already.
