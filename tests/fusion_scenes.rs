@@ -50,6 +50,7 @@ fn event(t: f64, plates: &[u16], delta_g: f64, candidates: Vec<Candidate>) -> Sh
         confidence: 0.99,
         booked: None,
         stock: Vec::new(),
+        trace: Vec::new(),
     }
 }
 
@@ -222,6 +223,62 @@ fn two_yoghurts_taken_while_another_shoppers_hand_was_in_the_plate_send_both_vis
     no_rule.concurrent.shared_min_qty = u32::MAX;
     let (_, bob_flags, _) = run(no_rule);
     assert!(bob_flags.is_empty(), "{bob_flags:?}");
+}
+
+#[test]
+fn two_shoppers_picks_merged_into_one_event_are_split_by_who_lifted_when() {
+    // Alice takes one yoghurt from plate 1; Bob, beside her, reaches in as
+    // she lets go and takes two. The plate never settles in between: one
+    // event of three units, whose level shows one unit gone at 10.9 s and
+    // two more at 12.3 s. Alice's hand was in the plate for the first
+    // lift only, Bob's for the second only.
+    let run = |alice_stays: bool| {
+        let mut s = Scene::new();
+        s.enter(0.0, "alice", &["a"]);
+        s.enter(1.0, "bob", &["b"]);
+        let p1 = hand_at(1);
+        let beside = [p1[0] + 0.13, p1[1], p1[2]];
+        for i in 0..35 {
+            let t = 10.0 + f64::from(i) * 0.1;
+            let ha = if t <= 11.0 || (alice_stays && t <= 12.4) { p1 } else { [p1[0] - 0.3, p1[1] - 0.3, p1[2]] };
+            let hb = if (11.4..=12.4).contains(&t) { p1 } else { beside };
+            s.step(t, &[state("a", p1[0], 2.5, vec![ha]), state("b", p1[0] + 0.4, 2.5, vec![hb])]);
+        }
+        let trace: Vec<[f64; 2]> = (0..28)
+            .map(|i| {
+                let t = 10.05 + f64::from(i) * 0.1;
+                let bob_press = if t > 11.4 && t < 12.3 { 35.0 } else { 0.0 };
+                let level = if t < 10.9 {
+                    40.0
+                } else if t < 12.3 {
+                    -157.0 + bob_press
+                } else {
+                    -471.0
+                };
+                [t, level]
+            })
+            .collect();
+        let merged = ShelfEvent { trace, ..event(10.0, &[1], -471.0, vec![candidate("DM-0050", 3, 0.97)]) };
+        s.fusion.shelf_event(merged);
+        s.step(17.0, &[state("a", p1[0], 2.5, vec![]), state("b", p1[0] + 0.4, 2.5, vec![])]);
+        s.leave(20.0, &["a", "b"]);
+        (s.cart("alice"), s.cart("bob"))
+    };
+    let ((alice, alice_flags), (bob, bob_flags)) = run(false);
+    assert_eq!(skus(&alice), vec![("DM-0050".into(), 1)]);
+    assert_eq!(skus(&bob), vec![("DM-0050".into(), 2)]);
+    for flags in [&alice_flags, &bob_flags] {
+        assert!(flags.iter().any(|f| f.starts_with("shared_reach") && f.contains("two lifts")), "{flags:?}");
+    }
+    // Alice's hand still in the plate at the second lift: the level alone
+    // cannot say whose it was, so the units stay together (and both visits
+    // go to staff).
+    let ((alice, alice_flags), (bob, bob_flags)) = run(true);
+    assert_eq!(skus(&alice).iter().chain(&skus(&bob)).map(|(_, n)| n).sum::<i64>(), 3);
+    assert!(skus(&alice).is_empty() || skus(&bob).is_empty(), "not split: {alice:?} {bob:?}");
+    for flags in [&alice_flags, &bob_flags] {
+        assert!(flags.iter().any(|f| f.starts_with("shared_reach") && !f.contains("two lifts")), "{flags:?}");
+    }
 }
 
 #[test]

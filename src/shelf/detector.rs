@@ -16,12 +16,14 @@
 //! old one by more than a threshold tied to the measured noise, is a
 //! [`PlateChange`] reported: a hand pressing, someone leaning on the shelf or
 //! a neighbour's pick shaking the plate all come back to the old level and
-//! report nothing.
+//! report nothing. A reported change carries the level it passed through
+//! (0.1 s means, `lifts.rs`), where two hands' lifts in one change show.
 //!
 //! The merging of plate changes into shelf changes is in `merger.rs`.
 //!
 //! The data behind each default and the measured accuracy: `docs/noise-model.md`.
 
+use super::lifts::LevelTrace;
 use super::{PlateChange, Sample};
 use crate::ids::PlateId;
 use serde::{Deserialize, Serialize};
@@ -432,6 +434,8 @@ pub struct PlateDetector {
     sigma: f64,
     rejected: u64,
     state: State,
+    /// The level since the plate left its stable state, for [`two_lifts`](super::lifts::two_lifts).
+    trace: LevelTrace,
 }
 
 impl PlateDetector {
@@ -458,6 +462,7 @@ impl PlateDetector {
             sigma: params.noise_init_g.clamp(params.noise_min_g, params.noise_max_g),
             rejected: 0,
             state: State::Moving(Departure::new(None, f64::NEG_INFINITY)),
+            trace: LevelTrace::default(),
             params,
         }
     }
@@ -560,6 +565,8 @@ impl PlateDetector {
                 let trigger = (self.params.trigger_sigmas * self.sigma).max(self.params.trigger_floor_g);
                 if !still || (x - level).abs() > trigger || (mean - level).abs() > 0.5 * threshold {
                     self.state = State::Moving(Departure::new(Some(level), t));
+                    self.trace.restart(t);
+                    self.trace.push(t, x);
                 } else {
                     self.state =
                         State::Stable { level: level + (mean - level).clamp(-self.drift_step, self.drift_step) };
@@ -567,6 +574,7 @@ impl PlateDetector {
                 None
             }
             State::Moving(mut dep) => {
+                self.trace.push(t, x);
                 dep.observe(t, mean, settled, 0.5 * threshold, self.win.x.len as u32 / 2);
                 // The settled window must lie wholly after the departure.
                 self.state = if settled && self.win.oldest_t() >= dep.t_start {
@@ -578,6 +586,7 @@ impl PlateDetector {
                 None
             }
             State::Settling { mut dep, t_end, candidate, n, mut span } => {
+                self.trace.push(t, x);
                 // Settled, and the level holds: shelf vibration leaves the
                 // mean of a window in place, a hand resting on the plate walks it.
                 if !settled || (mean - candidate).abs() > self.walk_limit(threshold) {
@@ -608,6 +617,7 @@ impl PlateDetector {
                     after_g: after + self.offset,
                     delta_g: delta,
                     confidence,
+                    trace: self.trace.relative_to(before),
                 })
             }
         }

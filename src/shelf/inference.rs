@@ -267,6 +267,7 @@ mod tests {
                 after_g: 1000.0 + delta / plates.len() as f64,
                 delta_g: delta / plates.len() as f64,
                 confidence: 1.0,
+                trace: Vec::new(),
             })
             .collect();
         ShelfChange {

@@ -222,6 +222,7 @@ mod tests {
             after_g: 1000.0 + delta_g,
             delta_g,
             confidence: 0.9,
+            trace: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod aifi;
 pub mod codec;
 pub mod detector;
 pub mod inference;
+pub mod lifts;
 pub mod live;
 pub mod merger;
 pub mod noise;
@@ -47,6 +48,10 @@ pub struct PlateChange {
     pub delta_g: f64,
     /// 0..1: how sure the detector is that this is a real, settled change.
     pub confidence: f64,
+    /// The level during the change, `[unix s, g - before_g]` every 0.1 s
+    /// (`lifts::LevelTrace`): where two hands' lifts show. In process only.
+    #[serde(skip)]
+    pub trace: Vec<[f64; 2]>,
 }
 
 /// One or more neighbouring plates of one shelf that changed together:

@@ -14,6 +14,7 @@
 use super::codec::{self, Batch};
 use super::detector::{DetectorParams, Phase, PlateDetector};
 use super::inference::{Candidate, InferenceParams, ShelfCatalog, infer};
+use super::lifts::sum_traces;
 use super::merger::ShelfMerger;
 use super::stock::{StockBook, StockSignal};
 use super::{Sample, ShelfChange};
@@ -62,6 +63,11 @@ pub struct ShelfEvent {
     pub booked: Option<StockMove>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stock: Vec<StockSignal>,
+    /// The level over the change, its plates' traces summed
+    /// (`PlateChange::trace`, `lifts::sum_traces`): where two shoppers'
+    /// lifts merged into one event show. In process only.
+    #[serde(skip)]
+    pub trace: Vec<[f64; 2]>,
 }
 
 /// Units of a product that left (negative) or arrived on (positive) a plate.
@@ -323,6 +329,10 @@ impl ShelfPipeline {
             booked = Some(StockMove { plate, sku: best.sku.clone(), units });
         }
         self.metrics.events.inc();
+        let trace = match change.parts.as_mut_slice() {
+            [only] => std::mem::take(&mut only.trace),
+            parts => sum_traces(&parts.iter().map(|p| p.trace.as_slice()).collect::<Vec<_>>()),
+        };
         ShelfEvent {
             t: change.t_start,
             t_end: change.t_end,
@@ -337,6 +347,7 @@ impl ShelfPipeline {
             confidence: change.confidence,
             booked,
             stock: signals,
+            trace,
         }
     }
 }

@@ -305,6 +305,8 @@ mod tests {
             look_other: None,
             evidence: Vec::new(),
             concurrent: None,
+            lifts: None,
+            split: None,
             tracks: tracks
                 .iter()
                 .map(|(id, d)| TrackScore {

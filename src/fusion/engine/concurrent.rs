@@ -157,7 +157,7 @@ impl Fusion {
     }
 
     /// Whether `track` is the likeliest author of another event about `e`.
-    fn leads_another(&self, e: &ShelfEvent, track: &TrackId, rest: &[ShelfEvent]) -> bool {
+    pub(super) fn leads_another(&self, e: &ShelfEvent, track: &TrackId, rest: &[ShelfEvent]) -> bool {
         let attribution = &self.params.attribution;
         self.others_about(e, rest).any(|(shelf, plates, t, t_end)| {
             let reaches = self.reaches_of(e.gondola, shelf, plates);

@@ -16,6 +16,7 @@
 
 mod concurrent;
 mod doubts;
+mod lifts;
 mod taken;
 
 use super::attribute::{AttributionParams, PlateReach, TrackHistory, TrackSample, TrackSeries, score, series};
@@ -28,6 +29,7 @@ use crate::catalog::Catalog;
 use crate::db::{CartEvent, CartEventKind, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
 use crate::layout::StoreGeometry;
+use crate::shelf::lifts::{TwoLifts, two_lifts};
 use crate::shelf::pipeline::{ShelfEvent, StockMove};
 use crate::vision::tracker::TrackState;
 use std::collections::BTreeMap;
@@ -145,6 +147,13 @@ pub struct EventDecision {
     /// [`Fusion::keep_evidence`] is set (the accuracy bench fits on it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<TrackSeries>,
+    /// A pick of several units whose plate level went in two lifts
+    /// (`shelf::lifts`), and, when another visit's hand made one of them,
+    /// the units that visit got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifts: Option<TwoLifts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<lifts::LiftSplit>,
 }
 
 /// Per track: hand crops seen around an event, and their likelihood ratio per candidate product.
@@ -416,7 +425,9 @@ impl Fusion {
             look_other: None,
             tracks: scores.iter().take(3).cloned().collect(),
             concurrent,
-            evidence: if self.keep_evidence { seen } else { Vec::new() },
+            evidence: if self.keep_evidence { seen.clone() } else { Vec::new() },
+            lifts: None,
+            split: None,
         };
         let others: Vec<(VisitId, f64)> = ranked.iter().skip(1).map(|(v, (p, _))| (v.clone(), *p)).collect();
         let best = ranked.into_iter().next();
@@ -472,10 +483,20 @@ impl Fusion {
             return;
         };
         self.stock_corrections.extend(e.booked.iter().flat_map(|b| b.replaced_by(&sku, qty)));
-        if let Some((other_track, other)) = self.shared_reach(&e, &scores, (&visit, qty), rest) {
+        let lifts = two_lifts(&e.trace, e.delta_g, qty).filter(|_| e.delta_g < 0.0);
+        let split = lifts
+            .as_ref()
+            .and_then(|l| self.split_lifts(&e, l, &seen, (&visit, &track, qty), rest))
+            .filter(|s| !self.handed_over.contains_key(&s.other_visit));
+        let shared = self.shared_reach(&e, &scores, (&visit, qty), rest);
+        let doubt = shared.or_else(|| split.as_ref().map(|s| (s.other_track.clone(), s.other_visit.clone())));
+        if let Some((other_track, other)) = doubt {
             // Both receipts may hold the wrong share of the units: staff see both.
+            let shares = split.as_ref().map_or(String::new(), |s| {
+                format!(" (two lifts: {} and {} units)", s.actor_units, qty - s.actor_units)
+            });
             let note = format!(
-                "shared_reach: {}.{} at {:.1}: {other_track}'s hand was in the plate as {qty} units went",
+                "shared_reach: {}.{} at {:.1}: {other_track}'s hand was in the plate as {qty} units went{shares}",
                 e.gondola, e.shelf, e.t
             );
             for v in [visit.clone(), other].into_iter().filter(|v| !self.handed_over.contains_key(v)) {
@@ -483,18 +504,42 @@ impl Fusion {
             }
         }
         (record.sku, record.qty, record.p_product) = (Some(sku.clone()), qty, p_product);
+        (record.lifts, record.split) = (lifts, split.clone());
         self.decisions.push(record);
+        match split {
+            Some(s) => {
+                let actor_part = (s.actor_units, (p_visit * p_product).clamp(0.0, 1.0));
+                self.book_event(&e, &visit, &track, &sku, actor_part, "");
+                let other_part = (qty - s.actor_units, p_product.clamp(0.0, 1.0));
+                self.book_event(&e, &s.other_visit, &s.other_track, &sku, other_part, ":2");
+            }
+            None => self.book_event(&e, &visit, &track, &sku, (qty, (p_visit * p_product).clamp(0.0, 1.0)), ""),
+        }
+    }
+
+    /// Appends `e`'s units (with their confidence) for `visit` to its
+    /// ledger; `part` tells the event's parts apart in their id when it
+    /// was split between visits.
+    fn book_event(
+        &mut self,
+        e: &ShelfEvent,
+        visit: &VisitId,
+        track: &TrackId,
+        sku: &Sku,
+        (qty, confidence): (u32, f64),
+        part: &str,
+    ) {
         let kind = if e.delta_g < 0.0 { CartEventKind::Pick } else { CartEventKind::PutBack };
         let plates: Vec<String> = e.plates.iter().map(u16::to_string).collect();
         let event = CartEvent {
             seq: 0,
-            id: format!("{}:{:.3}:{}.{}.{}", self.store, e.t, e.gondola, e.shelf, plates.join("+")),
+            id: format!("{}:{:.3}:{}.{}.{}{part}", self.store, e.t, e.gondola, e.shelf, plates.join("+")),
             store_id: self.store.clone(),
             visit_id: Some(visit.clone()),
             kind,
-            sku,
+            sku: sku.clone(),
             quantity: i64::from(qty),
-            confidence: (p_visit * p_product).clamp(0.0, 1.0),
+            confidence,
             source: "fusion".into(),
             evidence_ref: Some(format!(
                 "shelf {}.{} {:+.1} g t={:.2}-{:.2}",
@@ -505,6 +550,6 @@ impl Fusion {
             at: (e.t * 1000.0) as i64,
             recorded_at: (e.t_end * 1000.0) as i64,
         };
-        self.ledgers.entry(visit).or_default().push(event);
+        self.ledgers.entry(visit.clone()).or_default().push(event);
     }
 }
