@@ -745,6 +745,12 @@ mod tests {
         assert!(c.confidence > 0.8 && c.confidence <= 1.0, "{c:?}");
         assert_eq!(d.phase(), Phase::Stable);
         assert!((d.stable_weight().unwrap() - 1110.0).abs() < 1.0);
+        // The level it passed through, from its first restless sample (part
+        // of the way down a 0.15 s step) to the new level, 0.1 s apart.
+        let (first, last) = (c.trace[0], c.trace[c.trace.len() - 1]);
+        assert!(first[0] <= c.t_start + 0.1 && last[0] >= c.t_end, "{:?}", c.trace);
+        assert!(first[1] < 5.0 && first[1] > -80.0 && (last[1] + 90.0).abs() < 5.0, "{:?}", c.trace);
+        assert!(c.trace.windows(2).all(|w| (w[1][0] - w[0][0] - 0.1).abs() < 1e-6), "{:?}", c.trace);
     }
 
     #[test]
