@@ -586,13 +586,13 @@ fn a_store_running_all_day_forgets_old_visits_and_decisions_but_not_a_shopper_st
 }
 
 #[test]
-fn a_track_that_takes_an_item_looking_like_another_visits_shopper_sends_both_visits_to_staff() {
+fn a_track_that_takes_an_item_looking_like_another_visits_shopper_books_it_there_and_sends_both_visits_to_staff() {
     // Alice and Bob come in, each with their own clothes (Alice alone, or
     // with a guest). Later Alice's track takes a yoghurt: if it still looks
     // like Alice, she is charged; if it looks like Bob (the tracker swapped
-    // the two as they passed), both visits go to staff, for the item may be
-    // Bob's. A party's own look is not checked (a group often walks in as
-    // one track), but looking just like another visit's shopper is.
+    // the two as they passed), the item is booked to Bob and both visits go
+    // to staff. A party's own look is not checked (a group often walks in
+    // as one track), but looking just like another visit's shopper is.
     let run = |swapped: bool, with_guest: bool| {
         let mut s = Scene::new();
         let (alice, guest, bob) = (vec![1.0, 0.0, 0.0, 0.0], vec![0.0, 0.0, 0.0, 1.0], vec![0.0, 0.6, 0.8, 0.0]);
@@ -616,8 +616,11 @@ fn a_track_that_takes_an_item_looking_like_another_visits_shopper_sends_both_vis
         s.fusion.shelf_event(event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
         s.step(14.0, &[vec![dressed(state("a", p1[0], 2.5, vec![]), a_now)], others(&bob)].concat());
         s.leave(20.0, &if with_guest { vec!["a", "g", "b"] } else { vec!["a", "b"] });
-        let ((alice_cart, alice_flags), (_, bob_flags)) = (s.cart("alice"), s.cart("bob"));
-        assert_eq!(skus(&alice_cart), vec![("DM-0050".into(), 1)], "the item stays where the hand was");
+        let ((alice_cart, alice_flags), (bob_cart, bob_flags)) = (s.cart("alice"), s.cart("bob"));
+        let (taker, other) = if swapped { (&bob_cart, &alice_cart) } else { (&alice_cart, &bob_cart) };
+        assert_eq!(skus(taker), vec![("DM-0050".into(), 1)], "the item goes to whom the hand looked like");
+        assert!(other.items.is_empty(), "{other:?}");
+        assert_eq!(s.fusion.decisions.last().map(|d| d.by_look), Some(swapped));
         (alice_flags, bob_flags)
     };
     for with_guest in [false, true] {

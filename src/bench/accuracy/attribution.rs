@@ -303,6 +303,7 @@ mod tests {
             crop_ratio: 1.0,
             look_distance: None,
             look_other: None,
+            by_look: false,
             evidence: Vec::new(),
             concurrent: None,
             lifts: None,

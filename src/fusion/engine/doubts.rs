@@ -112,6 +112,18 @@ impl Fusion {
         }
     }
 
+    /// The visit an actor belongs to by its look, when that is not the
+    /// visit its track is linked to: it looks just like another visit's
+    /// shopper (`same_below`) and, where its own visit came in as one
+    /// shopper, unlike that one (`changed_above`). Over seeds 1 to 12 of
+    /// the crowded and adversarial runs, every one of the 24 such events
+    /// matched to a true action was that other visit's.
+    pub(super) fn swapped_to(&self, own: Option<f64>, other: Option<&(VisitId, f64)>) -> Option<VisitId> {
+        let looks = &self.params.looks;
+        let unlike_own = own.is_none_or(|d| d > looks.changed_above);
+        other.filter(|(_, d)| *d < looks.same_below && unlike_own).map(|(v, _)| v.clone())
+    }
+
     /// Whether the looks settle a doubtful link (`VisitBook::uncertain_links`):
     /// a track that rejoined looks just like a member of its visit (the one
     /// it continues), or one that split off beside another visit's lone

@@ -1,4 +1,5 @@
-//! Two shoppers' picks merged into one event, split by who lifted when.
+//! Booking a decided event's units to the ledger: to one visit, or to two
+//! when two shoppers' picks merged into one event, split by who lifted when.
 //!
 //! The plate's level over a multi-unit pick (`shelf::lifts`) may show two
 //! lifts: a whole number of units, then the rest. When the actor's hand
@@ -6,10 +7,11 @@
 //! visit's hand was there for the other one, each visit gets the units of
 //! its own lift.
 
-use super::Fusion;
-use crate::fusion::attribute::TrackSeries;
-use crate::ids::{TrackId, VisitId};
-use crate::shelf::lifts::TwoLifts;
+use super::{EventDecision, Fusion};
+use crate::db::{CartEvent, CartEventKind};
+use crate::fusion::attribute::{TrackScore, TrackSeries};
+use crate::ids::{Sku, TrackId, VisitId};
+use crate::shelf::lifts::{TwoLifts, two_lifts};
 use crate::shelf::pipeline::ShelfEvent;
 
 /// A hand reaches the product at most this long before its lift (s): the
@@ -53,6 +55,87 @@ pub fn first_lift_by_a(a_in_plate: &[f64], b_in_plate: &[f64], t1: f64, t2: f64)
 }
 
 impl Fusion {
+    /// Books pick or put-back `e` (`qty` of `sku`, decided for `track` of
+    /// `visit`): whole, or split with another visit when its two lifts say
+    /// so; either way, with a second hand in the plate both visits go to
+    /// staff (`shared_reach`). `record` is completed and kept.
+    pub(super) fn book_units(
+        &mut self,
+        e: &ShelfEvent,
+        (seen, scores, rest): (&[TrackSeries], &[TrackScore], &[ShelfEvent]),
+        (visit, track): (&VisitId, &TrackId),
+        (sku, qty, p_visit, p_product): (&Sku, u32, f64, f64),
+        mut record: EventDecision,
+    ) {
+        let lifts = two_lifts(&e.trace, e.delta_g, qty).filter(|_| e.delta_g < 0.0);
+        let split = lifts
+            .as_ref()
+            .and_then(|l| self.split_lifts(e, l, seen, (visit, track, qty), rest))
+            .filter(|s| !self.handed_over.contains_key(&s.other_visit));
+        let shared = self.shared_reach(e, scores, (visit, qty), rest);
+        let doubt = shared.or_else(|| split.as_ref().map(|s| (s.other_track.clone(), s.other_visit.clone())));
+        if let Some((other_track, other)) = doubt {
+            // Both receipts may hold the wrong share of the units: staff see both.
+            let shares = split.as_ref().map_or(String::new(), |s| {
+                format!(" (two lifts: {} and {} units)", s.actor_units, qty - s.actor_units)
+            });
+            let note = format!(
+                "shared_reach: {}.{} at {:.1}: {other_track}'s hand was in the plate as {qty} units went{shares}",
+                e.gondola, e.shelf, e.t
+            );
+            for v in [visit.clone(), other].into_iter().filter(|v| !self.handed_over.contains_key(v)) {
+                self.flags.entry(v).or_default().push(note.clone());
+            }
+        }
+        (record.lifts, record.split) = (lifts, split.clone());
+        self.decisions.push(record);
+        match split {
+            Some(s) => {
+                let actor_part = (s.actor_units, (p_visit * p_product).clamp(0.0, 1.0));
+                self.book_event(e, visit, track, sku, actor_part, "");
+                let other_part = (qty - s.actor_units, p_product.clamp(0.0, 1.0));
+                self.book_event(e, &s.other_visit, &s.other_track, sku, other_part, ":2");
+            }
+            None => self.book_event(e, visit, track, sku, (qty, (p_visit * p_product).clamp(0.0, 1.0)), ""),
+        }
+    }
+
+    /// Appends `e`'s units (with their confidence) for `visit` to its
+    /// ledger; `part` tells the event's parts apart in their id when it
+    /// was split between visits.
+    fn book_event(
+        &mut self,
+        e: &ShelfEvent,
+        visit: &VisitId,
+        track: &TrackId,
+        sku: &Sku,
+        (qty, confidence): (u32, f64),
+        part: &str,
+    ) {
+        let kind = if e.delta_g < 0.0 { CartEventKind::Pick } else { CartEventKind::PutBack };
+        let plates: Vec<String> = e.plates.iter().map(u16::to_string).collect();
+        let event = CartEvent {
+            seq: 0,
+            id: format!("{}:{:.3}:{}.{}.{}{part}", self.store, e.t, e.gondola, e.shelf, plates.join("+")),
+            store_id: self.store.clone(),
+            visit_id: Some(visit.clone()),
+            kind,
+            sku: sku.clone(),
+            quantity: i64::from(qty),
+            confidence,
+            source: "fusion".into(),
+            evidence_ref: Some(format!(
+                "shelf {}.{} {:+.1} g t={:.2}-{:.2}",
+                e.gondola, e.shelf, e.delta_g, e.t, e.t_end
+            )),
+            shopper_id: None,
+            track_id: Some(track.to_string()),
+            at: (e.t * 1000.0) as i64,
+            recorded_at: (e.t_end * 1000.0) as i64,
+        };
+        self.ledgers.entry(visit.clone()).or_default().push(event);
+    }
+
     /// Whether pick `e` of `qty` units, decided for `track` of `visit`, which
     /// went in two `lifts`, had one of them made by another visit's track (see the module
     /// header); that track must not be the likeliest author of another

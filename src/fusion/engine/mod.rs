@@ -26,10 +26,10 @@ use super::ledger;
 use super::looks::{LookParams, Looks};
 use super::visits::{LinkParams, VisitBook, VisitLinks};
 use crate::catalog::Catalog;
-use crate::db::{CartEvent, CartEventKind, Product};
+use crate::db::{CartEvent, Product};
 use crate::ids::{PlateId, Sku, StoreId, TrackId, VisitId};
 use crate::layout::StoreGeometry;
-use crate::shelf::lifts::{TwoLifts, two_lifts};
+use crate::shelf::lifts::TwoLifts;
 use crate::shelf::pipeline::{ShelfEvent, StockMove};
 use crate::vision::tracker::TrackState;
 use std::collections::BTreeMap;
@@ -138,6 +138,10 @@ pub struct EventDecision {
     pub look_distance: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub look_other: Option<(VisitId, f64)>,
+    /// The event went to `look_other`'s visit, not the actor track's own:
+    /// the actor looked like that visit's shopper (the tracker swapped them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_look: bool,
     /// The best-scoring tracks (up to three), with their hand evidence.
     pub tracks: Vec<super::attribute::TrackScore>,
     /// Another event at the same time nearby, scored together with this one.
@@ -423,6 +427,7 @@ impl Fusion {
             crop_ratio: 1.0,
             look_distance: None,
             look_other: None,
+            by_look: false,
             tracks: scores.iter().take(3).cloned().collect(),
             concurrent,
             evidence: if self.keep_evidence { seen.clone() } else { Vec::new() },
@@ -462,6 +467,17 @@ impl Fusion {
             return;
         }
         self.stats.attributed += 1;
+        (record.look_distance, record.look_other) = self.look_of(&visit, &track);
+        let linked_visit = visit.clone();
+        // The tracker swapped two shoppers: the item is the visit's whose
+        // shopper the actor now looks like (both go to staff, below).
+        let visit = match self.swapped_to(record.look_distance, record.look_other.as_ref()) {
+            Some(by_look) => {
+                record.by_look = true;
+                by_look
+            }
+            None => visit,
+        };
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
         let actor = crop_ratios.get(&track);
         let decided = self.product(&e, &held, &track);
@@ -471,9 +487,8 @@ impl Fusion {
             record.crop_ratio =
                 ratios.get(sku).copied().unwrap_or_else(|| self.holding_ratios(&e, &track, std::iter::once(sku))[sku]);
         }
-        (record.look_distance, record.look_other) = self.look_of(&visit, &track);
         self.flag_doubts(&e, &visit, &track, p_visit, &others);
-        self.flag_changed_look(&e, &visit, &track, record.look_distance, record.look_other.as_ref());
+        self.flag_changed_look(&e, &linked_visit, &track, record.look_distance, record.look_other.as_ref());
         record.visit = Some(visit.clone());
         record.hand_distance_m = scores.iter().find(|s| s.track == track).and_then(|s| s.hand_distance_m);
         let Some((sku, qty, p_product)) = decided else {
@@ -483,73 +498,7 @@ impl Fusion {
             return;
         };
         self.stock_corrections.extend(e.booked.iter().flat_map(|b| b.replaced_by(&sku, qty)));
-        let lifts = two_lifts(&e.trace, e.delta_g, qty).filter(|_| e.delta_g < 0.0);
-        let split = lifts
-            .as_ref()
-            .and_then(|l| self.split_lifts(&e, l, &seen, (&visit, &track, qty), rest))
-            .filter(|s| !self.handed_over.contains_key(&s.other_visit));
-        let shared = self.shared_reach(&e, &scores, (&visit, qty), rest);
-        let doubt = shared.or_else(|| split.as_ref().map(|s| (s.other_track.clone(), s.other_visit.clone())));
-        if let Some((other_track, other)) = doubt {
-            // Both receipts may hold the wrong share of the units: staff see both.
-            let shares = split.as_ref().map_or(String::new(), |s| {
-                format!(" (two lifts: {} and {} units)", s.actor_units, qty - s.actor_units)
-            });
-            let note = format!(
-                "shared_reach: {}.{} at {:.1}: {other_track}'s hand was in the plate as {qty} units went{shares}",
-                e.gondola, e.shelf, e.t
-            );
-            for v in [visit.clone(), other].into_iter().filter(|v| !self.handed_over.contains_key(v)) {
-                self.flags.entry(v).or_default().push(note.clone());
-            }
-        }
         (record.sku, record.qty, record.p_product) = (Some(sku.clone()), qty, p_product);
-        (record.lifts, record.split) = (lifts, split.clone());
-        self.decisions.push(record);
-        match split {
-            Some(s) => {
-                let actor_part = (s.actor_units, (p_visit * p_product).clamp(0.0, 1.0));
-                self.book_event(&e, &visit, &track, &sku, actor_part, "");
-                let other_part = (qty - s.actor_units, p_product.clamp(0.0, 1.0));
-                self.book_event(&e, &s.other_visit, &s.other_track, &sku, other_part, ":2");
-            }
-            None => self.book_event(&e, &visit, &track, &sku, (qty, (p_visit * p_product).clamp(0.0, 1.0)), ""),
-        }
-    }
-
-    /// Appends `e`'s units (with their confidence) for `visit` to its
-    /// ledger; `part` tells the event's parts apart in their id when it
-    /// was split between visits.
-    fn book_event(
-        &mut self,
-        e: &ShelfEvent,
-        visit: &VisitId,
-        track: &TrackId,
-        sku: &Sku,
-        (qty, confidence): (u32, f64),
-        part: &str,
-    ) {
-        let kind = if e.delta_g < 0.0 { CartEventKind::Pick } else { CartEventKind::PutBack };
-        let plates: Vec<String> = e.plates.iter().map(u16::to_string).collect();
-        let event = CartEvent {
-            seq: 0,
-            id: format!("{}:{:.3}:{}.{}.{}{part}", self.store, e.t, e.gondola, e.shelf, plates.join("+")),
-            store_id: self.store.clone(),
-            visit_id: Some(visit.clone()),
-            kind,
-            sku: sku.clone(),
-            quantity: i64::from(qty),
-            confidence,
-            source: "fusion".into(),
-            evidence_ref: Some(format!(
-                "shelf {}.{} {:+.1} g t={:.2}-{:.2}",
-                e.gondola, e.shelf, e.delta_g, e.t, e.t_end
-            )),
-            shopper_id: None,
-            track_id: Some(track.to_string()),
-            at: (e.t * 1000.0) as i64,
-            recorded_at: (e.t_end * 1000.0) as i64,
-        };
-        self.ledgers.entry(visit.clone()).or_default().push(event);
+        self.book_units(&e, (&seen, &scores, rest), (&visit, &track), (&sku, qty, p_visit, p_product), record);
     }
 }
