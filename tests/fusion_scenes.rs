@@ -620,7 +620,7 @@ fn a_track_that_takes_an_item_looking_like_another_visits_shopper_books_it_there
         let (taker, other) = if swapped { (&bob_cart, &alice_cart) } else { (&alice_cart, &bob_cart) };
         assert_eq!(skus(taker), vec![("DM-0050".into(), 1)], "the item goes to whom the hand looked like");
         assert!(other.items.is_empty(), "{other:?}");
-        assert_eq!(s.fusion.decisions.last().map(|d| d.by_look), Some(swapped));
+        assert_eq!(s.fusion.decisions.last().map(|d| d.by_look.is_some()), Some(swapped));
         (alice_flags, bob_flags)
     };
     for with_guest in [false, true] {
@@ -635,6 +635,79 @@ fn a_track_that_takes_an_item_looking_like_another_visits_shopper_books_it_there
         );
         assert!(bob_flags.len() == 1 && bob_flags[0].starts_with("look_matches: a of another visit"), "{bob_flags:?}");
     }
+}
+
+#[test]
+fn an_item_taken_by_a_track_swapped_onto_a_guest_goes_to_the_visit_now_wearing_the_shoppers_clothes() {
+    // Alice comes in alone; Bob and his guest come in as one track, whose
+    // look is a blend of theirs. The guest steps away as a track of her own
+    // (joining Bob's visit). Passing Alice, the tracker swaps the two: Alice's
+    // track now follows the guest (a look nobody came in with) and the
+    // guest's follows Alice. The item Alice's track then takes is the
+    // guest's: it goes to Bob's visit, and both visits go to staff. Had
+    // nobody been wearing Alice's clothes, it would stay hers (flagged).
+    let run = |swapped: bool| {
+        let mut s = Scene::new();
+        let (alice, bob, guest) = (vec![1.0, 0.0, 0.0, 0.0], vec![0.0, 0.6, 0.8, 0.0], vec![0.0, 0.0, 0.0, 1.0]);
+        let blend: Vec<f32> = bob.iter().zip(&guest).map(|(b, g)| (b + g) / 2.0_f32.sqrt()).collect();
+        let unknown = vec![0.0, 0.8, 0.0, 0.6];
+        let dressed = |id: &str, (x, y): (f64, f64), hands: Vec<Vec3>, look: &[f32]| TrackState {
+            appearance: Some(look.to_vec()),
+            ..state(id, x, y, hands)
+        };
+        s.enter(0.0, "alice", &["a"]);
+        s.fusion.scan(1.0, VisitId::from("bob"), 1);
+        s.step(1.5, &[state("b", 0.6, 0.6, vec![])]);
+        for i in 0..30 {
+            let t = 2.0 + f64::from(i) * 0.1;
+            s.step(t, &[dressed("a", (1.0, 1.0), vec![], &alice), dressed("b", (3.0, 1.0), vec![], &blend)]);
+        }
+        for i in 0..30 {
+            let t = 5.0 + f64::from(i) * 0.1;
+            let tracks = [
+                dressed("a", (1.0, 1.0), vec![], &alice),
+                dressed("b", (3.0, 1.0), vec![], &bob),
+                dressed("g", (3.5, 1.0), vec![], &guest),
+            ];
+            s.step(t, &tracks);
+        }
+        let (a_now, g_now) = if swapped { (&guest, &alice) } else { (&unknown, &guest) };
+        let p1 = hand_at(1);
+        for i in 0..20 {
+            let t = 8.0 + f64::from(i) * 0.1;
+            let tracks = [
+                dressed("a", (p1[0], 2.5), vec![], a_now),
+                dressed("b", (3.0, 1.0), vec![], &bob),
+                dressed("g", (3.5, 1.0), vec![], g_now),
+            ];
+            s.step(t, &tracks);
+        }
+        let at_plate = [
+            dressed("a", (p1[0], 2.5), vec![p1], a_now),
+            dressed("b", (3.0, 1.0), vec![], &bob),
+            dressed("g", (3.5, 1.0), vec![], g_now),
+        ];
+        s.step(10.0, &at_plate);
+        s.fusion.shelf_event(event(10.0, &[1], -157.0, vec![candidate("DM-0050", 1, 0.98)]));
+        let away = [
+            dressed("a", (p1[0], 2.5), vec![], a_now),
+            dressed("b", (3.0, 1.0), vec![], &bob),
+            dressed("g", (3.5, 1.0), vec![], g_now),
+        ];
+        s.step(14.0, &away);
+        s.leave(20.0, &["a", "b", "g"]);
+        let ((alice_cart, alice_flags), (bob_cart, bob_flags)) = (s.cart("alice"), s.cart("bob"));
+        assert!(alice_flags.iter().any(|f| f.starts_with("look_changed")), "{alice_flags:?}");
+        let by_look = s.fusion.decisions.last().and_then(|d| d.by_look.clone());
+        (skus(&alice_cart), skus(&bob_cart), bob_flags, by_look)
+    };
+    let (alice, bob, bob_flags, by_look) = run(true);
+    assert_eq!((alice, bob), (vec![], vec![("DM-0050".into(), 1)]), "booked to the guest's party");
+    assert_eq!(by_look, Some(TrackId::from("g")), "by the track wearing Alice's clothes");
+    let partner_flag = "look_matches: a of another visit took an item on 2.2 at 10.0 while g of this visit wore";
+    assert!(bob_flags.iter().any(|f| f.starts_with(partner_flag)), "Bob's visit goes to staff too: {bob_flags:?}");
+    let (alice, bob, _, by_look) = run(false);
+    assert_eq!((alice, bob, by_look), (vec![("DM-0050".into(), 1)], vec![], None), "nobody wears them: stays");
 }
 
 #[test]

@@ -92,6 +92,30 @@ impl Looks {
         of.into_iter().filter_map(|o| appearance_distance(Some(now), self.settled(o))).min_by(f64::total_cmp)
     }
 
+    /// The track, other than `except` and seen since `since`, whose latest
+    /// look is nearest the settled look of any of `of`, when within `below`:
+    /// who is wearing those clothes now.
+    pub fn wearing<'a>(
+        &self,
+        of: impl IntoIterator<Item = &'a TrackId>,
+        except: &TrackId,
+        since: f64,
+        below: f64,
+    ) -> Option<&TrackId> {
+        let settled: Vec<&[f32]> = of.into_iter().filter_map(|o| self.settled(o)).collect();
+        self.tracks
+            .iter()
+            .filter(|(id, l)| *id != except && l.last_t >= since)
+            .filter_map(|(id, l)| {
+                let d =
+                    settled.iter().filter_map(|s| appearance_distance(Some(&l.now), Some(s))).min_by(f64::total_cmp)?;
+                Some((id, d))
+            })
+            .filter(|(_, d)| *d < below)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(id, _)| id)
+    }
+
     /// Forgets tracks last reported before `t`.
     pub fn forget_before(&mut self, t: f64) {
         self.tracks.retain(|_, l| l.last_t >= t);
@@ -116,9 +140,14 @@ mod tests {
         assert_eq!(looks.distance_to(&a, [&a]), Some(0.5));
         looks.observe(20.0, &b, Some(&[0.0, 1.0]), 2.0);
         assert_eq!(looks.distance_to(&a, [&a, &b]), Some(0.0), "the nearest member counts");
+        let w = TrackId::from("w");
+        looks.observe(20.0, &w, Some(&[1.0, 0.0]), 2.0);
+        assert_eq!(looks.wearing([&a], &a, 0.0, 0.05), Some(&w), "w wears what a came in with");
+        assert_eq!(looks.wearing([&a], &w, 0.0, 0.05), None, "a itself (and b) wear something else");
+        assert_eq!(looks.wearing([&a], &a, 20.5, 0.05), None, "w not seen since");
         looks.observe(21.0, &b, None, 2.0);
         assert_eq!(looks.distance_to(&TrackId::from("c"), [&a]), None, "no embedding, no distance");
         looks.forget_before(20.5);
-        assert!(looks.now(&a).is_none() && looks.now(&b).is_some());
+        assert!(looks.now(&a).is_none() && looks.now(&w).is_none() && looks.now(&b).is_some());
     }
 }

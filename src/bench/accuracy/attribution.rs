@@ -303,7 +303,7 @@ mod tests {
             crop_ratio: 1.0,
             look_distance: None,
             look_other: None,
-            by_look: false,
+            by_look: None,
             evidence: Vec::new(),
             concurrent: None,
             lifts: None,

@@ -8,6 +8,10 @@ use crate::fusion::visits::LinkedBy;
 use crate::ids::{TrackId, VisitId};
 use crate::shelf::pipeline::ShelfEvent;
 
+/// The track now wearing a shopper's clothes must have been seen this
+/// recently before the event (s).
+const WEARER_SEEN_WITHIN_S: f64 = 2.0;
+
 impl Fusion {
     /// Flags the visits an event leaves in doubt: when it is unsure, every
     /// other plausible visit (contested); the rival of a track that split
@@ -112,16 +116,48 @@ impl Fusion {
         }
     }
 
-    /// The visit an actor belongs to by its look, when that is not the
-    /// visit its track is linked to: it looks just like another visit's
-    /// shopper (`same_below`) and, where its own visit came in as one
-    /// shopper, unlike that one (`changed_above`). Over seeds 1 to 12 of
-    /// the crowded and adversarial runs, every one of the 24 such events
-    /// matched to a true action was that other visit's.
-    pub(super) fn swapped_to(&self, own: Option<f64>, other: Option<&(VisitId, f64)>) -> Option<VisitId> {
+    /// The visit an actor belongs to by the looks, when that is not the
+    /// visit its track is linked to, with the track whose look says so:
+    /// - the actor itself looks just like another visit's shopper
+    ///   (`same_below`) and, where its own visit came in as one shopper,
+    ///   unlike that one (`changed_above`): over seeds 1 to 12 of the
+    ///   crowded and adversarial runs, every one of the 24 such events
+    ///   matched to a true action was that other visit's;
+    /// - or the actor looks unlike the lone shopper its visit came in with,
+    ///   and like no visit's shopper, while another visit's track now wears
+    ///   that shopper's clothes: the tracker swapped the two, and the actor
+    ///   is that other visit's.
+    pub(super) fn swapped_to(
+        &self,
+        t: f64,
+        (visit, track): (&VisitId, &TrackId),
+        own: Option<f64>,
+        other: Option<&(VisitId, f64)>,
+    ) -> Option<(VisitId, TrackId)> {
         let looks = &self.params.looks;
         let unlike_own = own.is_none_or(|d| d > looks.changed_above);
-        other.filter(|(_, d)| *d < looks.same_below && unlike_own).map(|(v, _)| v.clone())
+        if let Some((v, _)) = other.filter(|(_, d)| *d < looks.same_below && unlike_own) {
+            return Some((v.clone(), track.clone()));
+        }
+        if !own.is_some_and(|d| d > looks.changed_above) {
+            return None;
+        }
+        let came_in = self.book.visits.iter().find(|v| v.id == *visit)?.came_in();
+        let wearer = self.looks.wearing(came_in, track, t - WEARER_SEEN_WITHIN_S, looks.same_below)?;
+        let theirs = self.book.visit_of(wearer).map(|v| v.id.clone()).filter(|v| v != visit)?;
+        (!self.handed_over.contains_key(&theirs)).then(|| (theirs, wearer.clone()))
+    }
+
+    /// `visit` gets an item because its `wearer` now wears the clothes of
+    /// the shopper that `track`'s visit came in with (`swapped_to`): its
+    /// receipt is as doubtful as the other's, so staff see it too.
+    pub(super) fn flag_swap_partner(&mut self, e: &ShelfEvent, visit: &VisitId, track: &TrackId, wearer: &TrackId) {
+        let note = format!(
+            "look_matches: {track} of another visit took an item on {}.{} at {:.1} while {wearer} of this visit \
+             wore the clothes that visit's shopper came in with",
+            e.gondola, e.shelf, e.t
+        );
+        push_once(self.flags.entry(visit.clone()).or_default(), note);
     }
 
     /// Whether the looks settle a doubtful link (`VisitBook::uncertain_links`):

@@ -138,10 +138,12 @@ pub struct EventDecision {
     pub look_distance: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub look_other: Option<(VisitId, f64)>,
-    /// The event went to `look_other`'s visit, not the actor track's own:
-    /// the actor looked like that visit's shopper (the tracker swapped them).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub by_look: bool,
+    /// The event went to another visit than the actor track's own, by the
+    /// looks of this track (`Fusion::swapped_to`): the actor itself, which
+    /// looked like that visit's shopper, or the track wearing the clothes
+    /// of the shopper the actor's visit came in with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_look: Option<TrackId>,
     /// The best-scoring tracks (up to three), with their hand evidence.
     pub tracks: Vec<super::attribute::TrackScore>,
     /// Another event at the same time nearby, scored together with this one.
@@ -427,7 +429,7 @@ impl Fusion {
             crop_ratio: 1.0,
             look_distance: None,
             look_other: None,
-            by_look: false,
+            by_look: None,
             tracks: scores.iter().take(3).cloned().collect(),
             concurrent,
             evidence: if self.keep_evidence { seen.clone() } else { Vec::new() },
@@ -471,9 +473,12 @@ impl Fusion {
         let linked_visit = visit.clone();
         // The tracker swapped two shoppers: the item is the visit's whose
         // shopper the actor now looks like (both go to staff, below).
-        let visit = match self.swapped_to(record.look_distance, record.look_other.as_ref()) {
-            Some(by_look) => {
-                record.by_look = true;
+        let visit = match self.swapped_to(e.t, (&visit, &track), record.look_distance, record.look_other.as_ref()) {
+            Some((by_look, whose_look)) => {
+                if whose_look != track {
+                    self.flag_swap_partner(&e, &by_look, &track, &whose_look);
+                }
+                record.by_look = Some(whose_look);
                 by_look
             }
             None => visit,
