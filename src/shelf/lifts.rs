@@ -60,8 +60,10 @@ impl LevelTrace {
         if self.bin_start.is_nan() {
             self.restart(t);
         }
-        while t >= self.bin_start + BIN_S {
+        if t >= self.bin_start + BIN_S {
             self.close_bin();
+            // Skip any empty bins of a gap in one step.
+            self.bin_start += ((t - self.bin_start) / BIN_S + 1e-9).floor().max(1.0) * BIN_S;
         }
         self.sum += grams;
         self.n += 1;
@@ -75,7 +77,6 @@ impl LevelTrace {
                 self.overflowed = true;
             }
         }
-        self.bin_start += BIN_S;
         self.sum = 0.0;
         self.n = 0;
     }
@@ -109,7 +110,10 @@ pub fn sum_traces(traces: &[&[[f64; 2]]]) -> Vec<[f64; 2]> {
         }
     };
     let n = ((end - start) / BIN_S).round() as usize + 1;
-    (0..n.min(MAX_POINTS))
+    if n > MAX_POINTS {
+        return Vec::new();
+    }
+    (0..n)
         .map(|i| {
             let t = start + i as f64 * BIN_S;
             [t, traces.iter().map(|trace| level_at(trace, t)).sum()]
@@ -219,6 +223,12 @@ mod tests {
         r.push(100.0, 5.0);
         r.push(100.15, 5.0);
         assert_eq!(r.relative_to(0.0), vec![[100.05, 5.0]]);
+        // A silent stretch leaves no points and costs one step.
+        r.push(4000.02, 7.0);
+        r.push(4000.13, 7.0);
+        let points = r.relative_to(0.0);
+        assert_eq!(points.len(), 3, "{points:?}");
+        assert!((points[1][0] - 100.15).abs() < 1e-6 && (points[2][0] - 4000.05).abs() < 1e-6, "{points:?}");
     }
 
     #[test]
@@ -232,6 +242,7 @@ mod tests {
             assert!((got[1] - want).abs() < 1e-6, "{sum:?}");
         }
         assert!(sum_traces(&[&a, &[]]).is_empty());
+        assert!(sum_traces(&[&a, &[[40.0, -3.0]]]).is_empty(), "over 30 s apart: no trace");
         assert!(sum_traces(&[]).is_empty());
     }
 
