@@ -574,7 +574,10 @@ impl PlateDetector {
                 None
             }
             State::Moving(mut dep) => {
-                self.trace.push(t, x);
+                // Warming up there is no level left, and nothing to trace.
+                if dep.before.is_some() {
+                    self.trace.push(t, x);
+                }
                 dep.observe(t, mean, settled, 0.5 * threshold, self.win.x.len as u32 / 2);
                 // The settled window must lie wholly after the departure.
                 self.state = if settled && self.win.oldest_t() >= dep.t_start {
@@ -586,7 +589,9 @@ impl PlateDetector {
                 None
             }
             State::Settling { mut dep, t_end, candidate, n, mut span } => {
-                self.trace.push(t, x);
+                if dep.before.is_some() {
+                    self.trace.push(t, x);
+                }
                 // Settled, and the level holds: shelf vibration leaves the
                 // mean of a window in place, a hand resting on the plate walks it.
                 if !settled || (mean - candidate).abs() > self.walk_limit(threshold) {

@@ -67,7 +67,8 @@ impl Fusion {
         (sku, qty, p_visit, p_product): (&Sku, u32, f64, f64),
         mut record: EventDecision,
     ) {
-        let lifts = two_lifts(&e.trace, e.delta_g, qty).filter(|_| e.delta_g < 0.0);
+        // Picks only: a put-back is fitted for nothing.
+        let lifts = if e.delta_g < 0.0 { two_lifts(&e.trace, e.delta_g, qty) } else { None };
         let split = lifts
             .as_ref()
             .and_then(|l| self.split_lifts(e, l, seen, (visit, track, qty), rest))
