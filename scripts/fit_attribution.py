@@ -16,6 +16,10 @@ to nobody) without a flag. Fit on some seeds, check on others:
     scripts/fit_attribution.py --fit out/fit/accuracy-*-seed{3,4,5,6}.json \
         --check out/check/accuracy-*-seed{1,2}.json
 
+To judge the current constants with some changed, instead of the grid:
+
+    scripts/fit_attribution.py --fit ... --check ... --variant hidden_hold_s=0 --variant hand_sigma_m=0.02
+
 Needs numpy (`make bench-setup` installs it in .local/venv).
 """
 
@@ -41,6 +45,8 @@ CURRENT = dict(
     arm_reach_m=0.8,
     body_only_weight=0.3,
     hidden_hand_weight=0.03,
+    hidden_hold_s=1.0,
+    held_within_m=0.03,
 )
 MIN_ATTRIBUTION_P = 0.6
 NOBODY_BELOW_P = 0.05
@@ -82,11 +88,37 @@ class Evidence:
         self.dt, self.d, self.seen = flat[:, 0], flat[:, 1], flat[:, 2]
         self.samples = samples
         self._windows = {}
+        self._carried = {}
 
-    def window(self, hand_window_s, hand_trim):
+    def carried(self, hold_s, within_m):
+        """Every sample's hand distance as the score takes it: a hand seen
+        within `within_m` of the volume that then goes unseen (fewer hands
+        seen than then) is taken to stay there for up to `hold_s`
+        (`attribute::held_in_shelf`)."""
+        key = (hold_s, within_m)
+        if key in self._carried:
+            return self._carried[key]
+        out = []
+        for s in self.samples:
+            d_eff = s[:, 1].copy()
+            carried = None
+            for i, (dt, d, seen) in enumerate(s):
+                if carried is not None and seen < carried[2] and dt - carried[1] <= hold_s + 1e-9:
+                    d_eff[i] = min(d, carried[0])
+                if d <= within_m:
+                    carried = (d, dt, seen)
+                elif carried is not None and seen >= carried[2]:
+                    carried = None
+            out.append(d_eff)
+        d = np.concatenate(out) if out else np.zeros(0)
+        self._carried[key] = d
+        return d
+
+    def window(self, hand_window_s, hand_trim, hold=(0.0, 0.0)):
         """For every sample as a stretch's middle: the samples it keeps
         (within half a window, worst `trim` share dropped) and their weights."""
-        key = (hand_window_s, hand_trim)
+        key = (hand_window_s, hand_trim, hold)
+        carried = self.carried(*hold)
         if key in self._windows:
             return self._windows[key]
         rows, cols, weights = [], [], []
@@ -94,7 +126,7 @@ class Evidence:
         for start, s in zip(self.cand_start, self.samples):
             if len(s) == 0:
                 continue
-            dt, d = s[:, 0], s[:, 1]
+            dt, d = s[:, 0], carried[start : start + len(s)]
             for i in range(len(s)):
                 members = np.nonzero(np.abs(dt - dt[i]) <= half + 1e-9)[0]
                 # Lowest closeness first = farthest first.
@@ -110,10 +142,10 @@ class Evidence:
 
     def visit_probabilities(self, p):
         """Per event: the best linked party, its probability, and the truth's."""
-        rows, cols, weights = self.window(p["hand_window_s"], p["hand_trim"])
-        close = (1.0 - p["tail_share"]) * gauss(self.d, p["hand_sigma_m"]) + p["tail_share"] * gauss(
-            self.d, p["tail_sigma_m"]
-        )
+        hold = (p["hidden_hold_s"], p["held_within_m"])
+        rows, cols, weights = self.window(p["hand_window_s"], p["hand_trim"], hold)
+        d = self.carried(*hold)
+        close = (1.0 - p["tail_share"]) * gauss(d, p["hand_sigma_m"]) + p["tail_share"] * gauss(d, p["tail_sigma_m"])
         ln = np.log(np.maximum(close, TINY))
         stretch_ln = np.bincount(rows, weights=weights * ln[cols], minlength=len(self.d))
         stretch = np.exp(stretch_ln) * gauss(self.dt - p["touch_offset_s"], p["touch_sigma_s"])
@@ -205,9 +237,23 @@ def main():
     ap.add_argument("--check", nargs="*", default=[], help="reports to check the fit on")
     ap.add_argument("--wrong-cost", type=float, default=10.0)
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="judge the current constants with these changed (`name=value,...`) instead of the grid search",
+    )
     args = ap.parse_args()
     fit = Evidence(args.fit)
     check = Evidence(args.check) if args.check else None
+    if args.variant:
+        for v in ["", *args.variant]:
+            p = dict(CURRENT, **{k: float(x) for k, x in (kv.split("=") for kv in v.split(",") if kv)})
+            row = dict(variant=v or "current", fit=fit.judge(p, wrong_cost=args.wrong_cost))
+            if check:
+                row["check"] = check.judge(p, wrong_cost=args.wrong_cost)
+            print(json.dumps(row))
+        return
     results = []
     for p in candidates():
         results.append((fit.judge(p, wrong_cost=args.wrong_cost)["cost"], p))

@@ -10,7 +10,9 @@
 //! moment of touch; a track
 //! whose hands were not seen scores by its body's floor distance beyond
 //! arm's reach, discounted, and one that showed a single hand around the
-//! touch keeps a small share for the hidden one; "someone we do not track"
+//! touch keeps a small share for the hidden one, and a hand seen in the
+//! shelf that then goes unseen is taken to stay there a while (the shelf
+//! hides a hand that reaches in); "someone we do not track"
 //! keeps a fixed share, so one lone track far from the shelf is not certain
 //! just for being alone. The constants are fitted on the simulator with
 //! `scripts/fit_attribution.py` over `walkout bench accuracy --evidence`.
@@ -57,6 +59,13 @@ pub struct AttributionParams {
     /// from every camera: it scores at least this times that share times
     /// its body's in-reach score. Fitted with `scripts/fit_attribution.py`.
     pub hidden_hand_weight: f64,
+    /// A hand seen within `held_within_m` of the reach volume, after which
+    /// fewer hands are seen, is taken to be still there (hidden in the
+    /// shelf: it lifts or sets down the item behind the shelf's front) for
+    /// up to `hidden_hold_s`, or until as many hands are seen again and
+    /// none of them there ([`held_in_shelf`]).
+    pub hidden_hold_s: f64,
+    pub held_within_m: f64,
 }
 
 impl Default for AttributionParams {
@@ -75,6 +84,8 @@ impl Default for AttributionParams {
             hand_window_s: 0.5,
             hand_trim: 0.25,
             hidden_hand_weight: 0.03,
+            hidden_hold_s: 1.0,
+            held_within_m: 0.03,
         }
     }
 }
@@ -249,15 +260,17 @@ pub fn score(tracks: &[TrackSeries], params: &AttributionParams) -> Vec<TrackSco
         // The nearest hand and when, for the record; the score pools the samples.
         let (mut hand, mut hand_dt) = (f64::INFINITY, None);
         let mut best_sample = 0.0_f64;
-        // (time from the start, ln closeness) of the samples with hands.
+        // (time from the start, ln closeness) of the samples with hands,
+        // a hand hidden in the shelf counted where it was last seen.
         let mut ln_closeness: Vec<(f64, f64)> = Vec::with_capacity(t.hands.len());
-        for &[dt, d] in &t.hands {
+        let held = held_in_shelf(&t.hands, &t.hands_seen, params.hidden_hold_s, params.held_within_m);
+        for (&[dt, d], held_d) in t.hands.iter().zip(held) {
             let when = gauss(dt - params.touch_offset_s, params.touch_sigma_s);
             let closeness = gauss(d, params.hand_sigma_m);
             if closeness * when > best_sample || hand_dt.is_none() {
                 (best_sample, hand, hand_dt) = (closeness * when, d, Some(dt));
             }
-            ln_closeness.push((dt, closeness.max(f64::MIN_POSITIVE).ln()));
+            ln_closeness.push((dt, gauss(held_d, params.hand_sigma_m).max(f64::MIN_POSITIVE).ln()));
         }
         let half = params.hand_window_s / 2.0;
         let hand_score = ln_closeness
@@ -303,6 +316,35 @@ pub fn score(tracks: &[TrackSeries], params: &AttributionParams) -> Vec<TrackSco
         .collect();
     out.sort_by(|a, b| b.p.total_cmp(&a.p).then(a.track.cmp(&b.track)));
     out
+}
+
+/// The nearest hand's distance at each sample as the score takes it: a
+/// hand seen within `within_m` of the volume, after which fewer hands are
+/// seen, is taken to stay where it was for up to `hold_s` (or until as
+/// many hands are seen again and none within `within_m`). A shelf hides a
+/// hand that reaches into it from every ceiling camera, so a wrist seen
+/// entering the plate and then lost is likelier there than wherever the
+/// other, still visible, hand is. A hand that is still seen where it was
+/// (as many hands) counts where it is seen: a neighbour's wrist jittering
+/// into the plate for a frame is not held there.
+pub fn held_in_shelf(hands: &[[f64; 2]], hands_seen: &[u8], hold_s: f64, within_m: f64) -> Vec<f64> {
+    let mut held: Option<(f64, f64, u8)> = None;
+    hands
+        .iter()
+        .zip(hands_seen)
+        .map(|(&[dt, d], &seen)| {
+            let effective = match held {
+                Some((held_d, since, seen_then)) if seen < seen_then && dt - since <= hold_s + 1e-9 => d.min(held_d),
+                _ => d,
+            };
+            if d <= within_m {
+                held = Some((d, dt, seen));
+            } else if held.is_some_and(|(_, _, seen_then)| seen >= seen_then) {
+                held = None;
+            }
+            effective
+        })
+        .collect()
 }
 
 fn distance_to_any(plates: &[PlateReach], p: Vec3) -> f64 {
@@ -425,6 +467,52 @@ mod tests {
         assert!(scores[0].p > 0.9, "{scores:?}");
         // Both best single frames are at the plate: the record still shows b's nearest hand.
         assert!(scores[1].hand_distance_m.is_some_and(|d| d < 1e-9), "{scores:?}");
+    }
+
+    #[test]
+    fn a_hand_lost_in_the_shelf_is_held_there_until_it_is_seen_again_or_the_hold_runs_out() {
+        let at = |v: &[(f64, f64, u8)]| {
+            let hands: Vec<[f64; 2]> = v.iter().map(|(t, d, _)| [*t, *d]).collect();
+            let seen: Vec<u8> = v.iter().map(|(_, _, n)| *n).collect();
+            held_in_shelf(&hands, &seen, 1.0, 0.03)
+        };
+        // Seen in the plate with the other hand, then only the other hand.
+        let lost = at(&[(0.0, 0.4, 2), (0.1, 0.0, 2), (0.2, 0.5, 1), (0.9, 0.5, 1), (1.2, 0.5, 1), (1.3, 0.0, 2)]);
+        assert_eq!(lost, vec![0.4, 0.0, 0.0, 0.0, 0.5, 0.0], "held for a second, then as seen");
+        // Both hands seen again, neither in the plate: it left.
+        assert_eq!(at(&[(0.0, 0.0, 2), (0.1, 0.3, 2), (0.2, 0.5, 1)]), vec![0.0, 0.3, 0.5]);
+        // One hand seen throughout: it is the same hand, jittering, not one lost.
+        assert_eq!(at(&[(0.0, 0.08, 1), (0.1, 0.0, 1), (0.2, 0.08, 1)]), vec![0.08, 0.0, 0.08]);
+        // A hand near but not in it is not held.
+        assert_eq!(at(&[(0.0, 0.05, 2), (0.1, 0.5, 1)]), vec![0.05, 0.5]);
+    }
+
+    #[test]
+    fn a_hand_seen_reaching_into_the_plate_then_hidden_in_the_shelf_wins_over_a_neighbour_in_reach() {
+        // a's wrist is seen entering the plate for two frames, then only its
+        // other hand, hanging at its side, while it lifts the item in the
+        // shelf. b stands in reach, showing one hand hanging too.
+        let plate = [1.0, 2.0, 1.1];
+        let mut h = TrackHistory::default();
+        for i in 0..15 {
+            let t = 100.0 + f64::from(i) * 0.1;
+            let a_hands = match i {
+                0..=3 => vec![[1.0, 2.4, 1.2], [1.2, 2.6, 0.85]],
+                4 | 5 => vec![[1.0, 2.01, 1.1], [1.2, 2.6, 0.85]],
+                _ => vec![[1.2, 2.6, 0.85]],
+            };
+            h.push(&TrackId::from("a"), TrackSample { t, x: 1.0, y: 2.5, hands: a_hands, crops: Vec::new() });
+            let b_hands = vec![[1.5, 2.6, 0.85]];
+            h.push(&TrackId::from("b"), TrackSample { t, x: 1.5, y: 2.5, hands: b_hands, crops: Vec::new() });
+        }
+        let params = AttributionParams::default();
+        let scores = attribute(&h, &[PlateReach::point(plate)], 100.4, 100.9, &params);
+        assert_eq!(scores[0].track, TrackId::from("a"));
+        assert!(scores[0].p > 0.9, "{scores:?}");
+        // Counted where its other hand was seen, a would be no surer than b.
+        let forgetting = AttributionParams { hidden_hold_s: 0.0, ..params };
+        let scores = attribute(&h, &[PlateReach::point(plate)], 100.4, 100.9, &forgetting);
+        assert!(scores[0].p < 0.9, "{scores:?}");
     }
 
     #[test]
