@@ -6,7 +6,7 @@
 //! resolved by the plate that moved; two shoppers' hands in one plate as it
 //! loses several units; an event nobody can be tied to; and
 //! what hand crops settle: whose hand held the item, which of two products
-//! that weigh the same it was.
+//! that weigh the same it was; and a put-back told by the grams its pick took.
 
 use std::path::Path;
 use walkout::catalog::Catalog;
@@ -537,6 +537,35 @@ fn a_butter_returned_to_a_wrong_shelf_is_told_from_its_look_alike_by_the_hand_th
     assert!(cart.min_confidence >= 0.9 && flags.is_empty(), "{} {flags:?}", cart.min_confidence);
     let back = s.fusion.decisions.iter().find(|d| d.t == 30.0).unwrap();
     assert_eq!((back.hand_crops, back.crop_ratio > 10.0), (2, true), "{back:?}");
+}
+
+#[test]
+fn a_butter_put_back_is_the_one_whose_pick_weighed_the_same() {
+    // Mia took a salted butter (255 g a unit) that weighed 257.1 g and an
+    // unsalted one (256 g a unit) that weighed 254.2 g, then puts one
+    // back on the yoghurt plate: 254.4 g, nearer a salted unit's weight,
+    // but the grams of the unsalted one she picked. No hand crops.
+    let run = |put_back_g: f64| {
+        let mut s = Scene::new();
+        s.enter(0.0, "mia", &["m"]);
+        let (p1, p3, p4) = (hand_at(1), hand_at(3), hand_at(4));
+        s.step(10.0, &[state("m", p3[0], 2.5, vec![p3])]);
+        s.fusion.shelf_event(event(10.0, &[3], -257.1, vec![candidate("DM-0052", 1, 0.98)]));
+        s.step(12.0, &[state("m", p4[0], 2.5, vec![p4])]);
+        s.fusion.shelf_event(event(12.0, &[4], -254.2, vec![candidate("DM-0053", 1, 0.98)]));
+        s.step(15.0, &[state("m", p4[0], 2.5, vec![])]);
+        s.step(30.0, &[state("m", p1[0], 2.5, vec![p1])]);
+        s.fusion.shelf_event(event(30.0, &[1], put_back_g, vec![candidate("DM-0050", 2, 0.01)]));
+        s.step(33.0, &[state("m", p1[0], 2.5, vec![])]);
+        s.leave(40.0, &["m"]);
+        s.cart("mia")
+    };
+    let (cart, flags) = run(254.4);
+    assert_eq!(skus(&cart), vec![("DM-0052".into(), 1)], "the unsalted one came back");
+    assert!(cart.min_confidence >= 0.9 && flags.is_empty(), "{} {flags:?}", cart.min_confidence);
+    // Halfway between the two picks' grams, nothing tells them apart.
+    let (cart, _) = run(255.65);
+    assert!(cart.min_confidence < 0.9, "{cart:?}");
 }
 
 #[test]

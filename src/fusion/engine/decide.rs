@@ -112,7 +112,8 @@ impl Fusion {
         };
         let held = ledger::cart(self.ledgers.get(&visit).map_or(&[][..], |v| v.as_slice())).items;
         let actor = crop_ratios.get(&track);
-        let decided = self.product(&e, &held, &track);
+        let picked = self.picked_by(&visit);
+        let decided = self.product(&e, (&held, &picked), &track);
         if let (Some((n, ratios)), Some((sku, _, _))) = (actor, &decided) {
             record.hand_crops = *n;
             // Known for the shelf's candidates; a held item off the shelf's list is scored here.
