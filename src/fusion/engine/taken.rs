@@ -22,10 +22,13 @@ const SAME_UNITS_SIGMA_G: f64 = 0.5;
 /// another visit, units picked as part of a larger pick, a mix-up).
 const SAME_UNITS_SHARE: f64 = 0.9;
 
+/// A pick a visit made: the product, its units and the grams they took.
+pub(super) type Pick = (Sku, u32, f64);
+
 impl Fusion {
     /// The picks decided for `visit` so far, whole (not split with
     /// another visit): product, units and grams taken.
-    pub(super) fn picked_by(&self, visit: &VisitId) -> Vec<(Sku, u32, f64)> {
+    pub(super) fn picked_by(&self, visit: &VisitId) -> Vec<Pick> {
         self.decisions
             .iter()
             .filter(|d| d.delta_g < 0.0 && d.split.is_none() && d.visit.as_ref() == Some(visit))
@@ -38,7 +41,7 @@ impl Fusion {
     /// units of that product: products whose unit weights the shelf cannot
     /// tell apart (near-equal weights) are told apart by the grams each
     /// pick actually took. 1 when no pick of that product took as many units.
-    fn same_units_ratio(&self, e: &ShelfEvent, c: &Candidate, picked: &[(Sku, u32, f64)]) -> f64 {
+    fn same_units_ratio(&self, e: &ShelfEvent, c: &Candidate, picked: &[Pick]) -> f64 {
         let Some(product) = self.products.get(&c.sku) else { return 1.0 };
         let q = f64::from(c.qty);
         let plates = e.plates.len().max(1) as f64;
@@ -59,7 +62,7 @@ impl Fusion {
     }
 
     /// Weighs a put-back's candidates by [`Fusion::same_units_ratio`], renormalised, best first.
-    fn weigh_same_units(&self, e: &ShelfEvent, candidates: &mut [Candidate], picked: &[(Sku, u32, f64)]) {
+    fn weigh_same_units(&self, e: &ShelfEvent, candidates: &mut [Candidate], picked: &[Pick]) {
         for c in candidates.iter_mut() {
             c.p *= self.same_units_ratio(e, c, picked);
         }
@@ -142,7 +145,7 @@ impl Fusion {
     pub(super) fn product(
         &self,
         e: &ShelfEvent,
-        (held, picked): (&BTreeMap<Sku, i64>, &[(Sku, u32, f64)]),
+        (held, picked): (&BTreeMap<Sku, i64>, &[Pick]),
         actor: &TrackId,
     ) -> Option<(Sku, u32, f64)> {
         let unsure = |c: &[Candidate]| c.first().is_none_or(|c| c.p < self.params.contest_below_p);
