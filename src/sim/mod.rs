@@ -207,6 +207,7 @@ impl World {
 
 #[cfg(test)]
 mod tests {
+    use super::plan::HANDOVER_AFTER_S;
     use super::*;
     use std::path::Path;
 
@@ -255,6 +256,31 @@ mod tests {
             }
         }
         assert!(pairs > 0, "the crowded store has people reaching at the same time");
+    }
+
+    #[test]
+    fn a_host_puts_back_a_guests_item_only_after_the_guest_picked_it() {
+        // The host's walk was planned apart from the guests': a host who
+        // finished first once put back, before it was taken, an item a
+        // guest would only pick later (adversarial seed 1, party 11).
+        let grams = |a: &Action| a.plates.iter().map(|p| p.1).sum::<f64>();
+        let c = catalog();
+        for seed in 1..=3 {
+            let w = simulate(SimConfig { scenario: Scenario::Adversarial, seed, parties: 40 }, &c);
+            let handovers: Vec<&Action> = w.actions.iter().filter(|a| a.tags.contains(&HardCase::Handover)).collect();
+            assert!(!handovers.is_empty(), "seed {seed} plants handovers");
+            for back in handovers {
+                let picked = w.actions.iter().any(|a| {
+                    a.kind == ActionKind::Pick
+                        && a.party == back.party
+                        && a.person != back.person
+                        && a.sku == back.sku
+                        && (grams(a) + grams(back)).abs() < 1e-6
+                        && a.t + HANDOVER_AFTER_S <= back.t
+                });
+                assert!(picked, "seed {seed}: {back:?} put back before a guest picked it");
+            }
+        }
     }
 
     #[test]

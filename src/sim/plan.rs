@@ -91,7 +91,13 @@ struct Held {
     qty: u32,
     grams: Vec<f64>,
     handed_over: bool,
+    /// When the pick was done (the item in hand).
+    picked_at: f64,
 }
+
+/// A guest's item reaches the host this long after the guest picked it (s):
+/// the host puts it back no sooner.
+pub(crate) const HANDOVER_AFTER_S: f64 = 5.0;
 
 pub(crate) struct Planner<'a> {
     pub params: ScenarioParams,
@@ -244,16 +250,18 @@ impl<'a> Planner<'a> {
                 let (unit, tol) = (r.unit_g, r.tolerance_g);
                 let grams = (0..qty).map(|_| unit + tol * (self.rng.random::<f64>() * 2.0 - 1.0)).collect();
                 let handed_over = guest && self.rng.random::<f64>() < self.params.handover_p;
-                let h = Held { run, qty, grams, handed_over };
+                let h = Held { run, qty, grams, handed_over, picked_at: 0.0 };
                 self.stop(
                     &mut w,
                     &mut plan,
                     Stop { party, run, kind: ActionKind::Pick, qty, grams: sum(&h.grams), tags, touch_at },
                 );
-                held.push(h);
+                held.push(Held { picked_at: w.now(), ..h });
             }
         }
         for h in to_put_back {
+            // Not before the guest has picked it and brought it over.
+            w.wait_until(h.picked_at + HANDOVER_AFTER_S);
             self.put_back(&mut w, &mut plan, party, h.run, &h, vec![HardCase::Handover]);
         }
         w.go(EXIT);
